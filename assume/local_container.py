@@ -1,0 +1,25 @@
+"""A mango container for one-process simulations: in-process delivery only, no socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mango.container.core import Container
+from mango.messages.codecs import JSON
+from mango.messages.message import AgentAddress
+
+
+class LocalContainer(Container):
+    """Delivers messages between the agents it holds, without copying or encoding them."""
+
+    def __init__(self, clock, name: str = "world"):
+        super().__init__(addr=name, name=name, codec=JSON(), clock=clock)
+
+    async def send_message(
+        self, content: Any, receiver_addr: AgentAddress, sender_id: str | None = None, **kwargs
+    ) -> bool:
+        meta = dict(kwargs)
+        meta["sender_id"] = sender_id
+        meta["sender_addr"] = self.addr
+        meta["receiver_id"] = receiver_addr.aid
+        return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)

@@ -1,0 +1,122 @@
+"""The columnar orderbook: orders as parallel numpy arrays, built, sent and cleared as arrays.
+
+Sign convention: volume > 0 supplies (sells), volume < 0 consumes (buys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+_INT = ("start", "end")
+_FLOAT = ("price", "volume", "accepted_price", "accepted_volume")
+_TEXT = ("unit_id", "bid_id", "node")
+
+
+def _text(values, length: int) -> np.ndarray:
+    if values is None:
+        return np.full(length, "", dtype=str)
+    if isinstance(values, str):
+        return np.full(length, values, dtype=f"<U{max(1, len(values))}")
+    array = np.asarray(values)
+    return array if array.dtype.kind == "U" or len(array) == 0 else array.astype(str)
+
+
+@dataclass
+class Orderbook:
+    """Orders of one or more units for one market opening; each field is one column."""
+
+    start: np.ndarray
+    end: np.ndarray
+    price: np.ndarray
+    volume: np.ndarray
+    unit_id: np.ndarray
+    bid_id: np.ndarray
+    node: np.ndarray
+    accepted_price: np.ndarray
+    accepted_volume: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        start,
+        end,
+        price,
+        volume,
+        unit_id,
+        bid_id=None,
+        node=None,
+        accepted_price=None,
+        accepted_volume=None,
+    ) -> Orderbook:
+        """Make an orderbook from columns; scalars are broadcast to the length of ``volume``."""
+        volume = np.atleast_1d(np.asarray(volume, dtype="float64"))
+        length = len(volume)
+
+        def column(values, dtype):
+            array = np.asarray(values, dtype=dtype)
+            return np.full(length, array, dtype=dtype) if array.ndim == 0 else array
+
+        unit_id = _text(unit_id, length)
+        if bid_id is None:
+            bid_id = np.char.add(np.char.add(unit_id, "_"), np.arange(1, length + 1).astype(str))
+        return cls(
+            start=column(start, "int64"),
+            end=column(end, "int64"),
+            price=column(price, "float64"),
+            volume=volume,
+            unit_id=unit_id,
+            bid_id=_text(bid_id, length),
+            node=_text(node if node is not None else "node0", length),
+            accepted_price=column(np.nan if accepted_price is None else accepted_price, "float64"),
+            accepted_volume=column(0.0 if accepted_volume is None else accepted_volume, "float64"),
+        )
+
+    @classmethod
+    def empty(cls) -> Orderbook:
+        return cls.build([], [], [], [], np.array([], dtype=str))
+
+    def __len__(self) -> int:
+        return len(self.volume)
+
+    def take(self, positions) -> Orderbook:
+        """The orders at ``positions`` (index array or boolean mask), as a new orderbook."""
+        return Orderbook(**{f.name: getattr(self, f.name)[positions] for f in fields(self)})
+
+    @classmethod
+    def concat(cls, books: list[Orderbook]) -> Orderbook:
+        books = [book for book in books if len(book)]
+        if not books:
+            return cls.empty()
+        if len(books) == 1:
+            return books[0]
+        return cls(
+            **{f.name: np.concatenate([getattr(b, f.name) for b in books]) for f in fields(cls)}
+        )
+
+    def to_wire(self) -> dict:
+        """Plain lists for the JSON codec."""
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+    @classmethod
+    def from_wire(cls, columns: dict) -> Orderbook:
+        """Rebuild from :meth:`to_wire`; raises ValueError on a malformed payload."""
+        if not isinstance(columns, dict):
+            raise ValueError("orderbook payload is not a mapping")
+        missing = [
+            name for name in ("start", "end", "price", "volume", "unit_id") if name not in columns
+        ]
+        if missing:
+            raise ValueError(f"orderbook is missing column(s) {', '.join(missing)}")
+        lengths = {len(v) for v in columns.values() if isinstance(v, list)}
+        if len(lengths) > 1 or any(not isinstance(v, list) for v in columns.values()):
+            raise ValueError("orderbook columns must be lists of equal length")
+        try:
+            book = cls.build(**{k: columns[k] for k in (*_INT, *_FLOAT, *_TEXT) if k in columns})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"orderbook has a column of the wrong type: {error}") from None
+        for name in _TEXT:
+            if getattr(book, name).dtype.kind != "U":
+                raise ValueError(f"orderbook column {name} must hold strings")
+        return book

@@ -1,0 +1,272 @@
+"""The market role: registration, openings, order validation, clearing and results.
+
+All timing comes from the container clock; a market keeps at most one pending
+scheduled event, so the work of finding the next event does not grow with the horizon.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from mango import Role, sender_addr
+
+from assume.markets.clearing import get_mechanism
+from assume.markets.config import MarketConfig
+from assume.markets.orderbook import Orderbook
+from assume.messages import (
+    ClearingFeedback,
+    Opening,
+    OrderSubmission,
+    OutputRows,
+    Registration,
+    RegistrationReply,
+    SimulationStart,
+)
+from assume.timeutil import format_datetime
+
+logger = logging.getLogger(__name__)
+
+
+def validate_orderbook(
+    book: Orderbook, market: MarketConfig, products: np.ndarray, owner_of: dict, operator: str
+) -> tuple[Orderbook, list[tuple[str, str]]]:
+    """Clamp prices/volumes to the market limits (warning) and split off invalid orders with a
+    reason: unknown product, NaN or infinite values, empty unit id, another operator's unit."""
+    reasons = np.full(len(book), "", dtype=object)
+    offered = {(int(s), int(e)) for s, e in products.tolist()}
+    for position, (start, end, unit) in enumerate(
+        zip(book.start.tolist(), book.end.tolist(), book.unit_id.tolist(), strict=True)
+    ):
+        if (start, end) not in offered:
+            reasons[position] = (
+                f"product {format_datetime(start)}..{format_datetime(end)} is not open"
+            )
+        elif not unit:
+            reasons[position] = "order without unit_id"
+        elif owner_of.setdefault(unit, operator) != operator:
+            reasons[position] = f"unit {unit} belongs to operator {owner_of[unit]}"
+    bad_number = ~(np.isfinite(book.price) & np.isfinite(book.volume))
+    reasons[bad_number & (reasons == "")] = "price and volume must be finite numbers"
+    valid = reasons == ""
+    rejected = [
+        (bid, str(reason))
+        for bid, reason in zip(book.bid_id[~valid].tolist(), reasons[~valid], strict=True)
+    ]
+    book = book.take(valid)
+    low, high = market.minimum_bid_price, market.maximum_bid_price
+    price = book.price
+    if low is not None or high is not None:
+        clamped = np.clip(price, -np.inf if low is None else low, np.inf if high is None else high)
+        if (clamped != price).any():
+            logger.warning(
+                "market %s: %d order(s) from %s clamped to the price limits [%s, %s]",
+                market.market_id,
+                int((clamped != price).sum()),
+                operator,
+                low,
+                high,
+            )
+            book.price = clamped
+    if market.maximum_bid_volume is not None:
+        limit = market.maximum_bid_volume
+        clamped = np.clip(book.volume, -limit, limit)
+        if (clamped != book.volume).any():
+            logger.warning(
+                "market %s: %d order(s) from %s clamped to the volume limit %s",
+                market.market_id,
+                int((clamped != book.volume).sum()),
+                operator,
+                limit,
+            )
+            book.volume = clamped
+    return book, rejected
+
+
+class MarketRole(Role):
+    """Runs one market: opens it on schedule, collects and validates orderbooks, clears at
+    closing time and reports results to the operators and the output role."""
+
+    def __init__(self, market: MarketConfig, start: int, end: int, output_addr=None):
+        super().__init__()
+        self.market = market
+        self.clear = get_mechanism(market.market_mechanism)
+        self.output_addr = output_addr
+        self.schedule = market.openings(start, end).tolist()
+        self.next_opening = 0
+        self.operators: dict[str, object] = {}
+        self.owner_of: dict[str, str] = {}
+        # opening time -> (products, {operator: orderbook}, {operator: rejections})
+        self.open_books: dict[int, tuple[np.ndarray, dict, dict]] = {}
+        self.closings: list[int] = []
+
+    def setup(self) -> None:
+        self.context.subscribe_message(
+            self, self.handle_registration, lambda c, m: isinstance(c, Registration)
+        )
+        self.context.subscribe_message(
+            self, self.handle_orders, lambda c, m: isinstance(c, OrderSubmission)
+        )
+
+        self.context.subscribe_message(
+            self, self.handle_start, lambda c, m: isinstance(c, SimulationStart)
+        )
+
+    def handle_start(self, content: SimulationStart, meta: dict) -> None:
+        """Registration is over: start the opening schedule."""
+        self._schedule_next_event()
+
+    # -- scheduling ---------------------------------------------------------------------
+    def _next_event_time(self) -> int | None:
+        candidates = []
+        if self.next_opening < len(self.schedule):
+            candidates.append(self.schedule[self.next_opening])
+        if self.closings:
+            candidates.append(self.closings[0])
+        return min(candidates) if candidates else None
+
+    def _schedule_next_event(self) -> None:
+        moment = self._next_event_time()
+        if moment is not None:
+            self.context.schedule_timestamp_task(self._event(moment), moment)
+
+    async def _event(self, moment: int) -> None:
+        # closings first, so that operators know earlier results before they bid again
+        while self.closings and self.closings[0] <= moment:
+            self._close(self.closings.pop(0))
+        if self.next_opening < len(self.schedule) and self.schedule[self.next_opening] <= moment:
+            self._open(self.schedule[self.next_opening])
+            self.next_opening += 1
+        self._schedule_next_event()
+
+    # -- protocol -----------------------------------------------------------------------
+    def handle_registration(self, content: Registration, meta: dict) -> None:
+        accepted = content.market_id == self.market.market_id
+        reason = "" if accepted else f"this is market {self.market.market_id}"
+        if accepted:
+            self.operators[content.operator] = sender_addr(meta)
+        self.context.schedule_instant_message(
+            RegistrationReply(self.market.market_id, accepted, reason), sender_addr(meta)
+        )
+
+    def _open(self, opening: int) -> None:
+        products = self.market.products_at(opening)
+        closing = opening + self.market.opening_duration
+        self.open_books[opening] = (products, {}, {})
+        self.closings.append(closing)
+        self.closings.sort()
+        message = Opening(self.market.market_id, opening, closing, products)
+        for address in self.operators.values():
+            self.context.schedule_instant_message(message, address)
+
+    def handle_orders(self, content: OrderSubmission, meta: dict) -> None:
+        sender = meta.get("sender_id")
+        known = self.operators.get(sender)
+        entry = self.open_books.get(content.opening)
+        if known is None or entry is None or content.market_id != self.market.market_id:
+            reason = (
+                "sender is not registered" if known is None else "market is not open for orders"
+            )
+            logger.warning(
+                "market %s: rejected %d order(s) from %s: %s",
+                self.market.market_id,
+                len(content.orderbook),
+                sender,
+                reason,
+            )
+            if known is not None:
+                rejected = [(bid, reason) for bid in content.orderbook.bid_id.tolist()]
+                self.context.schedule_instant_message(
+                    ClearingFeedback(
+                        content.market_id, content.opening, Orderbook.empty(), rejected
+                    ),
+                    known,
+                )
+            return
+        products, books, rejections = entry
+        book, rejected = validate_orderbook(
+            content.orderbook, self.market, products, self.owner_of, sender
+        )
+        if rejected:
+            logger.warning(
+                "market %s: rejected %d order(s) from %s, first: %s",
+                self.market.market_id,
+                len(rejected),
+                sender,
+                rejected[0],
+            )
+        books[sender] = Orderbook.concat([books[sender], book]) if sender in books else book
+        rejections.setdefault(sender, []).extend(rejected)
+
+    def _close(self, closing: int) -> None:
+        opening = next(
+            o for o in sorted(self.open_books) if o + self.market.opening_duration == closing
+        )
+        products, books, rejections = self.open_books.pop(opening)
+        senders = sorted(set(books) | set(rejections))
+        book = Orderbook.concat([books[s] for s in senders if s in books])
+        result = self.clear(book, products)
+        book.accepted_volume = result.accepted_volume
+        book.accepted_price = result.accepted_price
+        first = 0
+        for sender in senders:
+            size = len(books.get(sender, ()))
+            own = book.take(slice(first, first + size))
+            first += size
+            self.context.schedule_instant_message(
+                ClearingFeedback(self.market.market_id, opening, own, rejections.get(sender, [])),
+                self.operators[sender],
+            )
+        if self.output_addr is not None:
+            self._report(opening, products, book, result.meta)
+
+    def _report(self, opening: int, products: np.ndarray, book: Orderbook, meta: dict) -> None:
+        market_id = self.market.market_id
+        count = len(products)
+        columns = {
+            "time": np.full(count, opening).astype("datetime64[s]"),
+            "product_start": meta["product_start"].astype("datetime64[s]"),
+            "product_end": meta["product_end"].astype("datetime64[s]"),
+            "market_id": np.full(count, market_id),
+        }
+        for key in (
+            "supply_volume",
+            "demand_volume",
+            "supply_volume_energy",
+            "demand_volume_energy",
+            "price",
+            "min_price",
+            "max_price",
+        ):
+            columns[key] = meta[key]
+        columns["node"] = np.full(count, "")
+        columns["only_hours"] = np.full(count, "")
+        self.context.schedule_instant_message(OutputRows("market_meta", columns), self.output_addr)
+        if len(book):
+            orders = {
+                "start_time": book.start.astype("datetime64[s]"),
+                "end_time": book.end.astype("datetime64[s]"),
+                "market_id": np.full(len(book), market_id),
+                "unit_id": book.unit_id,
+                "bid_id": book.bid_id,
+                "price": book.price,
+                "volume": book.volume,
+                "accepted_price": book.accepted_price,
+                "accepted_volume": book.accepted_volume,
+                "node": book.node,
+                "bid_type": np.full(len(book), "SB"),
+            }
+            self.context.schedule_instant_message(
+                OutputRows("market_orders", orders), self.output_addr
+            )
+            accepted = book.take(book.accepted_volume != 0)
+            if len(accepted):
+                dispatch = {
+                    "datetime": accepted.start.astype("datetime64[s]"),
+                    "market_id": np.full(len(accepted), market_id),
+                    "unit_id": accepted.unit_id,
+                    "power": accepted.accepted_volume,
+                }
+                self.context.schedule_instant_message(
+                    OutputRows("market_dispatch", dispatch), self.output_addr
+                )

@@ -1,0 +1,144 @@
+"""The units operator role: bids its units on the markets and books the results.
+
+An operator holds its units as fleets (one per unit type) and, per market, the strategy
+groups that bid them. It talks to markets and the output role only through messages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from mango import Role
+
+from assume.markets.orderbook import Orderbook
+from assume.messages import (
+    ClearingFeedback,
+    Opening,
+    OrderSubmission,
+    OutputRows,
+    Registration,
+    RegistrationReply,
+    SimulationEnd,
+)
+from assume.strategies.base import BiddingStrategy
+from assume.timeutil import TimeIndex
+from assume.units.base import Fleet
+
+logger = logging.getLogger(__name__)
+
+
+class UnitsOperatorRole(Role):
+    """Bids the operator's units on each market opening and records dispatch and cashflow."""
+
+    def __init__(
+        self,
+        operator_id: str,
+        index: TimeIndex,
+        fleets: dict[str, Fleet],
+        strategies: dict[str, list[BiddingStrategy]],
+        market_addrs: dict,
+        output_addr=None,
+    ):
+        super().__init__()
+        self.operator_id = operator_id
+        self.index = index
+        self.fleets = fleets
+        self.strategies = strategies
+        self.market_addrs = market_addrs
+        self.output_addr = output_addr
+        self.registered: set[str] = set()
+        self.executed_until = 0  # index steps before this one are executed and reported
+        self.rejections: list[tuple[str, str, str]] = []
+
+    def setup(self) -> None:
+        subscribe = self.context.subscribe_message
+        subscribe(self, self.handle_opening, lambda c, m: isinstance(c, Opening))
+        subscribe(self, self.handle_feedback, lambda c, m: isinstance(c, ClearingFeedback))
+        subscribe(
+            self, self.handle_registration_reply, lambda c, m: isinstance(c, RegistrationReply)
+        )
+        subscribe(self, self.handle_end, lambda c, m: isinstance(c, SimulationEnd))
+
+    def on_ready(self) -> None:
+        for market_id in sorted(self.strategies):
+            self.context.schedule_instant_message(
+                Registration(market_id, self.operator_id), self.market_addrs[market_id]
+            )
+        if self.output_addr is not None:
+            for fleet in self.fleets.values():
+                if len(fleet):
+                    self.context.schedule_instant_message(
+                        OutputRows(f"{fleet.unit_type}_meta", fleet.meta_rows(self.operator_id)),
+                        self.output_addr,
+                    )
+
+    def handle_registration_reply(self, content: RegistrationReply, meta: dict) -> None:
+        if content.accepted:
+            self.registered.add(content.market_id)
+        else:
+            logger.error(
+                "operator %s: market %s refused registration: %s",
+                self.operator_id,
+                content.market_id,
+                content.reason,
+            )
+
+    def handle_opening(self, content: Opening, meta: dict) -> None:
+        groups = self.strategies.get(content.market_id, [])
+        book = Orderbook.concat([group.calculate_bids(content.products) for group in groups])
+        self.context.schedule_instant_message(
+            OrderSubmission(content.market_id, content.opening, book),
+            self.market_addrs[content.market_id],
+        )
+
+    def handle_feedback(self, content: ClearingFeedback, meta: dict) -> None:
+        for bid, reason in content.rejections:
+            logger.warning(
+                "operator %s: market %s rejected order %s: %s",
+                self.operator_id,
+                content.market_id,
+                bid,
+                reason,
+            )
+        book = content.orderbook
+        if len(book):
+            accepted = book.accepted_volume != 0
+            book = book.take(accepted)
+            index = self.index
+            first = np.clip((book.start - index.start) // index.step, 0, index.length)
+            last = np.clip(-(-(book.end - index.start) // index.step), 0, index.length)
+            for fleet in self.fleets.values():
+                rows = np.array(
+                    [fleet.row_of.get(u, -1) for u in book.unit_id.tolist()], dtype="int64"
+                )
+                mine = rows >= 0
+                if mine.any():
+                    fleet.book_accepted(
+                        rows[mine],
+                        first[mine],
+                        last[mine],
+                        book.accepted_volume[mine],
+                        book.accepted_price[mine],
+                    )
+        now = self.index.position(self.context.current_timestamp)
+        self.execute_until(min(now + 1, self.index.length))
+
+    def handle_end(self, content: SimulationEnd, meta: dict) -> None:
+        self.execute_until(self.index.length)
+
+    def execute_until(self, stop: int) -> None:
+        """Execute and report the dispatch of all steps before ``stop`` not yet reported."""
+        first = self.executed_until
+        if stop <= first:
+            return
+        self.executed_until = stop
+        parts = []
+        for fleet in self.fleets.values():
+            if len(fleet):
+                fleet.execute(first, stop)
+                parts.append(fleet.dispatch_columns(first, stop))
+        if self.output_addr is not None and parts:
+            self.context.schedule_instant_message(
+                OutputRows("unit_dispatch", parts), self.output_addr
+            )

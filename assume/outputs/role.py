@@ -1,0 +1,98 @@
+"""The output role: buffers result rows and writes them to CSV files and/or a database.
+
+Rows are flushed every ``save_frequency_hours`` of simulation time and at the end; a run
+that stops early still flushes everything received (see :meth:`OutputRole.flush`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from mango import Role
+
+from assume.messages import OutputRows
+from assume.outputs.kpis import KpiAccumulator
+
+logger = logging.getLogger(__name__)
+
+# tables whose rows come from several unit types get one fixed set of columns
+FIXED_COLUMNS = {
+    "unit_dispatch": ("time", "unit", "power", "energy_cashflow", "energy_generation_costs", "soc"),
+}
+
+
+def _merge(parts: list[dict], columns: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+    """Concatenate column dicts; columns missing in a part are filled with NaN."""
+    names = list(columns) if columns else list(dict.fromkeys(k for p in parts for k in p))
+    merged = {}
+    for name in names:
+        pieces = []
+        for part in parts:
+            length = len(next(iter(part.values()))) if part else 0
+            pieces.append(np.asarray(part[name]) if name in part else np.full(length, np.nan))
+        merged[name] = np.concatenate(pieces) if pieces else np.array([])
+    return merged
+
+
+class OutputRole(Role):
+    """Collects :class:`OutputRows` and writes them through the configured writers."""
+
+    def __init__(self, writers: list, simulation_id: str, save_frequency_hours: float | None):
+        super().__init__()
+        self.writers = writers
+        self.simulation_id = simulation_id
+        self.flush_every = int(save_frequency_hours * 3600) if save_frequency_hours else None
+        self.next_flush: float | None = None
+        self.buffers: dict[str, list[dict]] = {}
+        self.kpis = KpiAccumulator()
+        self.rows_written = 0
+
+    def setup(self) -> None:
+        self.context.subscribe_message(
+            self, self.handle_rows, lambda c, m: isinstance(c, OutputRows)
+        )
+
+    def handle_rows(self, content: OutputRows, meta: dict) -> None:
+        parts = content.columns if isinstance(content.columns, list) else [content.columns]
+        self.buffers.setdefault(content.table, []).extend(parts)
+        if content.table == "market_meta":
+            for part in parts:
+                self.kpis.add_market_meta(part)
+        if self.flush_every:
+            now = self.context.current_timestamp
+            if self.next_flush is None:
+                self.next_flush = now + self.flush_every
+            elif now >= self.next_flush:
+                self.flush()
+                self.next_flush = now + self.flush_every
+
+    def flush(self) -> int:
+        """Write all buffered rows; returns the number of rows written."""
+        written = 0
+        for table in sorted(self.buffers):
+            parts = self.buffers[table]
+            if not parts:
+                continue
+            columns = _merge(parts, FIXED_COLUMNS.get(table))
+            length = len(next(iter(columns.values())))
+            columns["simulation"] = np.full(length, self.simulation_id)
+            for writer in self.writers:
+                writer.write(table, columns)
+            written += length
+            self.buffers[table] = []
+        self.rows_written += written
+        return written
+
+    def finish(self) -> int:
+        """Flush the rest, write the KPIs and close the writers."""
+        written = self.flush()
+        kpis = self.kpis.table()
+        if kpis:
+            kpis["simulation"] = np.full(len(kpis["variable"]), self.simulation_id)
+            for writer in self.writers:
+                writer.write("kpis", kpis)
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
+        return written

@@ -1,0 +1,20 @@
+"""Inelastic (or elastic) electricity demand."""
+
+from __future__ import annotations
+
+from assume.units.base import Fleet
+
+
+class DemandFleet(Fleet):
+    """Demands: a (negative) power series bid at ``price``; executed as accepted."""
+
+    unit_type = "demand"
+    parameters = {
+        "max_power": 0.0,
+        "min_power": 0.0,
+        "price": 3000.0,
+        "elasticity": -0.1,
+        "num_bids": 10.0,
+    }
+    text_parameters = {"technology": "", "node": "node0", "elasticity_model": "linear"}
+    series = {"volume": 0.0, "availability": 1.0}

@@ -1,0 +1,314 @@
+"""The World: builds markets, operators and units, and runs the simulation.
+
+In one process (``distributed_role=None``) all agents live in one mango container driven
+by an external clock: the world moves the clock to the next scheduled event as soon as
+every agent is idle, so a simulated year runs as fast as the work allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from mango import RoleAgent
+from mango.messages.message import AgentAddress
+from mango.util.clock import ExternalClock
+from mango.util.termination_detection import tasks_complete_or_sleeping
+
+from assume.errors import ConfigurationError
+from assume.local_container import LocalContainer
+from assume.markets.config import MarketConfig
+from assume.markets.role import MarketRole
+from assume.messages import SimulationEnd, SimulationStart
+from assume.operators import UnitsOperatorRole
+from assume.outputs.role import OutputRole
+from assume.outputs.writers import open_writers
+from assume.progress import Progress
+from assume.strategies import get_strategy
+from assume.strategies.base import BiddingStrategy
+from assume.timeutil import TimeIndex, parse_datetime, parse_duration
+from assume.units import Fleet, get_fleet_type
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_AGENT = "output"
+
+
+@dataclass
+class _Operator:
+    fleets: dict[str, Fleet] = field(default_factory=dict)
+    # unit id -> (unit type, {market id: strategy name})
+    bidding: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+
+
+def _check_id(kind: str, identifier: str) -> str:
+    if not isinstance(identifier, str) or not identifier:
+        raise ConfigurationError(f"{kind} id must be a non-empty string, got {identifier!r}")
+    if identifier.startswith("agent") and identifier[5:].isdigit():
+        raise ConfigurationError(f"{kind} id {identifier!r} is reserved by mango (agent<number>)")
+    return identifier
+
+
+class World:
+    """A simulation: markets, unit operators with their units, and where results go."""
+
+    def __init__(
+        self,
+        addr: str = "world",
+        database_uri: str | None = None,
+        export_csv_path: str | None = None,
+        log_level: str = "INFO",
+        distributed_role: bool | None = None,
+    ):
+        if distributed_role is not None:
+            raise ConfigurationError(
+                "distributed_role=True/False needs the distributed runtime "
+                "(assume.distributed), which is not part of this build yet"
+            )
+        self.addr = addr
+        self.database_uri = database_uri
+        self.export_csv_path = export_csv_path
+        self.distributed_role = distributed_role
+        logging.getLogger("assume").setLevel(
+            log_level.upper() if isinstance(log_level, str) else log_level
+        )
+        self.index: TimeIndex | None = None
+        self.market_operators: dict[str, list[str]] = {}
+        self.markets: dict[str, MarketConfig] = {}
+        self.unit_operators: dict[str, _Operator] = {}
+        self.unit_owner: dict[str, str] = {}
+        self.bidding_params: dict = {}
+        self.result: dict = {}
+
+    # -- building ----------------------------------------------------------------------
+    def setup(
+        self,
+        start,
+        end,
+        simulation_id: str,
+        save_frequency_hours: float | None = 24,
+        bidding_params: dict | None = None,
+        real_time: bool = False,
+        time_step="1h",
+        progress: bool | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Set the horizon [start, end] (inclusive index at ``time_step``) and run options."""
+        self.start = parse_datetime(start, "start")
+        self.end = parse_datetime(end, "end")
+        self.time_step = parse_duration(time_step, "time_step")
+        self.index = TimeIndex.inclusive(self.start, self.end, self.time_step)
+        if not isinstance(simulation_id, str) or not simulation_id:
+            raise ConfigurationError(
+                f"simulation_id must be a non-empty string, got {simulation_id!r}"
+            )
+        self.simulation_id = simulation_id
+        self.save_frequency_hours = save_frequency_hours
+        self.bidding_params = dict(bidding_params or {})
+        self.real_time = real_time
+        self.progress = progress
+        self.seed = seed
+
+    def _require_setup(self) -> None:
+        if self.index is None:
+            raise ConfigurationError("call World.setup(start, end, simulation_id) first")
+
+    def add_market_operator(self, market_operator_id: str) -> None:
+        _check_id("market operator", market_operator_id)
+        if market_operator_id in self.market_operators or market_operator_id in self.unit_operators:
+            raise ConfigurationError(f"duplicate agent id {market_operator_id!r}")
+        self.market_operators[market_operator_id] = []
+
+    def add_market(self, market_operator_id: str, market_config: MarketConfig | dict) -> None:
+        self._require_setup()
+        if market_operator_id not in self.market_operators:
+            raise ConfigurationError(
+                f"unknown market operator {market_operator_id!r}; known: "
+                f"{', '.join(sorted(self.market_operators)) or 'none (call add_market_operator)'}"
+            )
+        if isinstance(market_config, dict):
+            market_config = MarketConfig.from_dict(
+                market_config.get("market_id", ""), market_config
+            )
+        if market_config.market_id in self.markets:
+            raise ConfigurationError(f"duplicate market id {market_config.market_id!r}")
+        _check_id("market", market_config.market_id)
+        market_config.operator = market_operator_id
+        self.markets[market_config.market_id] = market_config
+        self.market_operators[market_operator_id].append(market_config.market_id)
+
+    def add_unit_operator(self, id: str) -> None:
+        _check_id("unit operator", id)
+        if id in self.unit_operators or id in self.market_operators or id == OUTPUT_AGENT:
+            raise ConfigurationError(f"duplicate agent id {id!r}")
+        self.unit_operators[id] = _Operator()
+
+    def add_unit(
+        self,
+        id: str,
+        unit_type: str,
+        unit_operator_id: str,
+        unit_params: dict,
+        series: dict | None = None,
+        bidding_strategies: dict | None = None,
+    ) -> None:
+        """Add a unit to an operator.
+
+        ``bidding_strategies`` maps market id -> strategy name (also accepted as
+        ``unit_params["bidding_strategies"]``); ``series`` maps a series name -> array over the
+        simulation index (e.g. ``availability``, ``volume`` of a demand)."""
+        self._require_setup()
+        if id in self.unit_owner:
+            raise ConfigurationError(
+                f"duplicate unit id {id!r} (already added to operator {self.unit_owner[id]!r})"
+            )
+        operator = self.unit_operators.get(unit_operator_id)
+        if operator is None:
+            raise ConfigurationError(
+                f"unit {id!r}: unknown unit operator {unit_operator_id!r}; known: "
+                f"{', '.join(sorted(self.unit_operators)) or 'none (call add_unit_operator)'}"
+            )
+        fleet_type = get_fleet_type(unit_type)
+        params = dict(unit_params)
+        bidding = dict(bidding_strategies or params.pop("bidding_strategies", None) or {})
+        for market_id, name in list(bidding.items()):
+            if not name:
+                del bidding[market_id]
+                continue
+            if market_id not in self.markets:
+                raise ConfigurationError(
+                    f"unit {id!r}: bids on unknown market {market_id!r}; known markets: "
+                    f"{', '.join(sorted(self.markets)) or 'none'}"
+                )
+            get_strategy(name, unit_type, id)
+        fleet = operator.fleets.get(unit_type)
+        if fleet is None:
+            fleet = operator.fleets[unit_type] = fleet_type(self.index)
+        fleet.add(id, params, series or {})
+        operator.bidding[id] = (unit_type, bidding)
+        self.unit_owner[id] = unit_operator_id
+
+    # -- running -----------------------------------------------------------------------
+    def _strategy_groups(self, operator: _Operator) -> dict[str, list[BiddingStrategy]]:
+        """Group each fleet's units by (market, strategy): one strategy instance per group."""
+        groups: dict[tuple[str, str, str], list[int]] = {}
+        for unit_id, (unit_type, bidding) in operator.bidding.items():
+            row = operator.fleets[unit_type].row_of[unit_id]
+            for market_id, name in bidding.items():
+                groups.setdefault((market_id, unit_type, name), []).append(row)
+        by_market: dict[str, list[BiddingStrategy]] = {}
+        for (market_id, unit_type, name), rows in sorted(groups.items()):
+            strategy = get_strategy(name, unit_type)
+            by_market.setdefault(market_id, []).append(
+                strategy(
+                    name,
+                    operator.fleets[unit_type],
+                    np.array(rows, dtype="int64"),
+                    self.markets[market_id],
+                    **self.bidding_params,
+                )
+            )
+        return by_market
+
+    def _build_agents(self, container) -> OutputRole:
+        writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
+        output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours)
+        output_agent = RoleAgent()
+        output_agent.add_role(output_role)
+        container.register(output_agent, suggested_aid=OUTPUT_AGENT)
+        output_addr = AgentAddress(container.addr, OUTPUT_AGENT)
+        market_addrs = {}
+        for operator_id, market_ids in self.market_operators.items():
+            agent = RoleAgent()
+            for market_id in market_ids:
+                agent.add_role(
+                    MarketRole(self.markets[market_id], self.start, self.end, output_addr)
+                )
+                market_addrs[market_id] = AgentAddress(container.addr, operator_id)
+            container.register(agent, suggested_aid=operator_id)
+        self.market_agents = sorted(set(market_addrs.values()), key=lambda a: a.aid)
+        self.operator_agents = []
+        for operator_id, operator in self.unit_operators.items():
+            for fleet in operator.fleets.values():
+                fleet.freeze()
+            agent = RoleAgent()
+            agent.add_role(
+                UnitsOperatorRole(
+                    operator_id,
+                    self.index,
+                    operator.fleets,
+                    self._strategy_groups(operator),
+                    market_addrs,
+                    output_addr,
+                )
+            )
+            container.register(agent, suggested_aid=operator_id)
+            self.operator_agents.append(AgentAddress(container.addr, operator_id))
+        return output_role
+
+    async def async_run(self, start=None, end=None) -> dict:
+        """Run the simulation to the end; returns a summary (wall time, rows written)."""
+        self._require_setup()
+        if not self.markets:
+            raise ConfigurationError("no markets: add at least one with add_market")
+        wall_start = time.perf_counter()
+        clock = ExternalClock(self.start)
+        container = LocalContainer(clock, self.addr)
+        output_role = self._build_agents(container)
+        finished = False
+        progress = Progress(self.start, self.end, enabled=self.progress)
+        await container.start()
+        try:
+            container.on_ready()
+            await tasks_complete_or_sleeping(container)  # registrations are answered
+            for address in self.market_agents:
+                await container.send_message(
+                    SimulationStart(self.start), address, sender_id="world"
+                )
+            await self._run_clock(container, clock, progress)
+            for address in self.operator_agents:
+                await container.send_message(SimulationEnd(self.end), address, sender_id="world")
+            await tasks_complete_or_sleeping(container)
+            finished = True
+        finally:
+            progress.close()
+            written = output_role.finish()
+            if not finished:
+                logger.error(
+                    "simulation %s stopped early at %s; %d result rows computed so far "
+                    "were written",
+                    self.simulation_id,
+                    clock.time,
+                    written,
+                )
+            await container.shutdown()
+        self.result = {
+            "simulation_id": self.simulation_id,
+            "wall_time": time.perf_counter() - wall_start,
+            "rows_written": output_role.rows_written,
+        }
+        return self.result
+
+    async def _run_clock(self, container, clock: ExternalClock, progress) -> None:
+        """Move the clock from event to event once every agent is idle. In real-time mode
+        each event also waits until the wall clock has reached it (simulation time t happens
+        at wall time ``wall_start + (t - start)``)."""
+        wall_start = time.time()
+        while True:
+            await tasks_complete_or_sleeping(container)
+            moment = clock.get_next_activity()
+            if moment is None or moment > self.end:
+                break
+            if self.real_time:
+                delay = wall_start + (moment - self.start) - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            clock.set_time(moment)
+            progress.update(moment)
+
+    def run(self) -> dict:
+        """Run the simulation in a new event loop (see :meth:`async_run`)."""
+        return asyncio.run(self.async_run())
