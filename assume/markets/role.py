@@ -224,7 +224,7 @@ class MarketRole(Role):
         market_id = self.market.market_id
         count = len(products)
         columns = {
-            "time": np.full(count, opening).astype("datetime64[s]"),
+            "time": np.full(count, opening + self.market.opening_duration).astype("datetime64[s]"),
             "product_start": meta["product_start"].astype("datetime64[s]"),
             "product_end": meta["product_end"].astype("datetime64[s]"),
             "market_id": np.full(count, market_id),

@@ -1,0 +1,7 @@
+"""``python -m assume`` runs the command line."""
+
+import sys
+
+from assume.cli import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""The ``assume`` command line: run a scenario folder or the default config.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from assume.errors import AssumeError
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="assume",
+        description=(
+            "Run an electricity market simulation. Without --scenario, runs the study case of "
+            f"./{DEFAULT_CONFIG} (the shipped default scenario when run from the project folder)."
+        ),
+    )
+    cli.add_argument(
+        "-s",
+        "--scenario",
+        help="scenario folder name inside --input-path (holding config.yaml and the CSV files)",
+    )
+    cli.add_argument(
+        "-c",
+        "--case-study",
+        help="study case in the scenario's config.yaml (default: the first case)",
+    )
+    cli.add_argument(
+        "-i",
+        "--input-path",
+        default="examples/inputs",
+        help="folder that holds the scenario folders (default: %(default)s)",
+    )
+    cli.add_argument(
+        "--config",
+        help=f"a config.yaml to run instead of a scenario folder (default: ./{DEFAULT_CONFIG})",
+    )
+    cli.add_argument(
+        "-csv",
+        "--csv-path",
+        dest="csv_path",
+        help="write result tables as CSV to CSV_PATH/<simulation_id>/<table>.csv "
+        "(default: outputs, when no --db-uri is given)",
+    )
+    cli.add_argument(
+        "-db",
+        "--db-uri",
+        dest="db_uri",
+        help="write result tables to a database: sqlite:///results.db or "
+        "postgresql://user@host:5432/db (needs the [postgres] extra)",
+    )
+    cli.add_argument(
+        "-l",
+        "--loglevel",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="log level (default: %(default)s)",
+    )
+    cli.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar over simulation time (default: on when stderr is a terminal)",
+    )
+    return cli
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Load the scenario named by ``args``, run it and return the run summary."""
+    from assume.scenario.build import build_world
+    from assume.scenario.loader import load_config_file, load_scenario
+    from assume.world import World
+
+    if args.scenario:
+        spec = load_scenario(args.input_path, args.scenario, args.case_study)
+    else:
+        config = Path(args.config or DEFAULT_CONFIG)
+        if not config.is_file():
+            raise AssumeError(
+                f"no scenario given and no {config} here: name a scenario with "
+                "-s SCENARIO -i INPUT_PATH, or a config file with --config FILE"
+            )
+        spec = load_config_file(config, args.case_study)
+    csv_path = args.csv_path
+    if csv_path is None and args.db_uri is None:
+        csv_path = "outputs"
+    world = World(export_csv_path=csv_path, database_uri=args.db_uri, log_level=args.loglevel)
+    build_world(spec, world, progress=args.progress)
+    summary = world.run()
+    where = f"{csv_path}/{spec.simulation_id}/" if csv_path else ""
+    if args.db_uri:
+        where = f"{where} and {args.db_uri}" if where else args.db_uri
+    logging.getLogger("assume").info(
+        "simulation %s finished in %.2f s; results in %s",
+        spec.simulation_id,
+        summary["wall_time"],
+        where,
+    )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.loglevel,
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
+    )
+    # mango logs every agent start and stop at INFO; keep it for --loglevel DEBUG only
+    logging.getLogger("mango").setLevel(max(logging.getLevelName(args.loglevel), logging.WARNING))
+    try:
+        run(args)
+    except AssumeError as error:
+        print(f"assume: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("assume: interrupted; results computed so far were written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

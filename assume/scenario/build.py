@@ -1,0 +1,40 @@
+"""Turn a loaded scenario (:class:`ScenarioSpec`) into a configured :class:`World`."""
+
+from __future__ import annotations
+
+from assume.markets.config import MarketConfig
+from assume.scenario.loader import ScenarioSpec
+from assume.world import World
+
+
+def build_world(spec: ScenarioSpec, world: World, progress: bool | None = None) -> World:
+    """Set up ``world`` with the markets, operators and units of ``spec``."""
+    world.setup(
+        start=spec.start,
+        end=spec.end,
+        simulation_id=spec.simulation_id,
+        save_frequency_hours=spec.save_frequency_hours,
+        bidding_params=spec.bidding_params,
+        time_step=spec.time_step,
+        progress=progress,
+        seed=spec.seed,
+    )
+    world.forecasts = dict(spec.forecasts)
+    where = str(spec.config_path)
+    for market_id, raw in spec.markets.items():
+        market = MarketConfig.from_dict(market_id, raw, where)
+        if market.operator not in world.market_operators:
+            world.add_market_operator(market.operator)
+        world.add_market(market.operator, market)
+    for unit in spec.units:
+        if unit.operator not in world.unit_operators:
+            world.add_unit_operator(unit.operator)
+        world.add_unit(
+            unit.name,
+            unit.unit_type,
+            unit.operator,
+            unit.params,
+            series=unit.series,
+            bidding_strategies=unit.bidding,
+        )
+    return world
