@@ -23,3 +23,8 @@ class LocalContainer(Container):
         meta["sender_addr"] = self.addr
         meta["receiver_id"] = receiver_addr.aid
         return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+
+    def deliver(self, content: Any, receiver_addr: AgentAddress, sender_id: str) -> bool:
+        """Put a message into the receiver's inbox now (the synchronous form of send_message)."""
+        meta = {"sender_id": sender_id, "sender_addr": self.addr, "receiver_id": receiver_addr.aid}
+        return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)

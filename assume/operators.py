@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from mango import Role
 
 from assume.markets.orderbook import Orderbook
 from assume.messages import (
@@ -21,6 +20,7 @@ from assume.messages import (
     RegistrationReply,
     SimulationEnd,
 )
+from assume.messaging import MessengerRole
 from assume.strategies.base import BiddingStrategy
 from assume.timeutil import TimeIndex
 from assume.units.base import Fleet
@@ -28,7 +28,7 @@ from assume.units.base import Fleet
 logger = logging.getLogger(__name__)
 
 
-class UnitsOperatorRole(Role):
+class UnitsOperatorRole(MessengerRole):
     """Bids the operator's units on each market opening and records dispatch and cashflow."""
 
     def __init__(
@@ -48,7 +48,9 @@ class UnitsOperatorRole(Role):
         self.market_addrs = market_addrs
         self.output_addr = output_addr
         self.registered: set[str] = set()
-        self.executed_until = 0  # index steps before this one are executed and reported
+        self.executed_until = 0  # index steps before this one are executed
+        self.reported_until = 0  # ... and before this one reported to the output role
+        self.report_every = max(1, 86400 // index.step)
         self.rejections: list[tuple[str, str, str]] = []
 
     def setup(self) -> None:
@@ -62,13 +64,11 @@ class UnitsOperatorRole(Role):
 
     def on_ready(self) -> None:
         for market_id in sorted(self.strategies):
-            self.context.schedule_instant_message(
-                Registration(market_id, self.operator_id), self.market_addrs[market_id]
-            )
+            self.send(Registration(market_id, self.operator_id), self.market_addrs[market_id])
         if self.output_addr is not None:
             for fleet in self.fleets.values():
                 if len(fleet):
-                    self.context.schedule_instant_message(
+                    self.send(
                         OutputRows(f"{fleet.unit_type}_meta", fleet.meta_rows(self.operator_id)),
                         self.output_addr,
                     )
@@ -87,7 +87,7 @@ class UnitsOperatorRole(Role):
     def handle_opening(self, content: Opening, meta: dict) -> None:
         groups = self.strategies.get(content.market_id, [])
         book = Orderbook.concat([group.calculate_bids(content.products) for group in groups])
-        self.context.schedule_instant_message(
+        self.send(
             OrderSubmission(content.market_id, content.opening, book),
             self.market_addrs[content.market_id],
         )
@@ -103,15 +103,12 @@ class UnitsOperatorRole(Role):
             )
         book = content.orderbook
         if len(book):
-            accepted = book.accepted_volume != 0
-            book = book.take(accepted)
+            book = book.take(book.accepted_volume != 0)
             index = self.index
             first = np.clip((book.start - index.start) // index.step, 0, index.length)
             last = np.clip(-(-(book.end - index.start) // index.step), 0, index.length)
             for fleet in self.fleets.values():
-                rows = np.array(
-                    [fleet.row_of.get(u, -1) for u in book.unit_id.tolist()], dtype="int64"
-                )
+                rows = fleet.rows_of(book.unit_id)
                 mine = rows >= 0
                 if mine.any():
                     fleet.book_accepted(
@@ -121,24 +118,35 @@ class UnitsOperatorRole(Role):
                         book.accepted_volume[mine],
                         book.accepted_price[mine],
                     )
+        # the dispatch up to now is final: execute it as ASSUME does after each clearing
         now = self.index.position(self.context.current_timestamp)
         self.execute_until(min(now + 1, self.index.length))
 
     def handle_end(self, content: SimulationEnd, meta: dict) -> None:
-        self.execute_until(self.index.length)
+        """Execute the steps left up to ``content.time`` and report everything not yet sent."""
+        self.execute_until(min(self.index.position(content.time) + 1, self.index.length))
+        self.report()
 
     def execute_until(self, stop: int) -> None:
-        """Execute and report the dispatch of all steps before ``stop`` not yet reported."""
+        """Execute the dispatch of all steps before ``stop``; report it in daily chunks."""
         first = self.executed_until
         if stop <= first:
             return
         self.executed_until = stop
-        parts = []
         for fleet in self.fleets.values():
             if len(fleet):
                 fleet.execute(first, stop)
-                parts.append(fleet.dispatch_columns(first, stop))
-        if self.output_addr is not None and parts:
-            self.context.schedule_instant_message(
-                OutputRows("unit_dispatch", parts), self.output_addr
-            )
+        if self.executed_until - self.reported_until >= self.report_every:
+            self.report()
+
+    def report(self) -> None:
+        """Send the executed dispatch not yet reported to the output role."""
+        first, stop = self.reported_until, self.executed_until
+        if stop <= first or self.output_addr is None:
+            return
+        self.reported_until = stop
+        parts = [
+            fleet.dispatch_columns(first, stop) for fleet in self.fleets.values() if len(fleet)
+        ]
+        if parts:
+            self.send(OutputRows("unit_dispatch", parts), self.output_addr)

@@ -216,6 +216,7 @@ class World:
     def _build_agents(self, container) -> OutputRole:
         writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
         output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours)
+        output_role.post = container.deliver
         output_agent = RoleAgent()
         output_agent.add_role(output_role)
         container.register(output_agent, suggested_aid=OUTPUT_AGENT)
@@ -224,9 +225,9 @@ class World:
         for operator_id, market_ids in self.market_operators.items():
             agent = RoleAgent()
             for market_id in market_ids:
-                agent.add_role(
-                    MarketRole(self.markets[market_id], self.start, self.end, output_addr)
-                )
+                role = MarketRole(self.markets[market_id], self.start, self.end, output_addr)
+                role.post = container.deliver
+                agent.add_role(role)
                 market_addrs[market_id] = AgentAddress(container.addr, operator_id)
             container.register(agent, suggested_aid=operator_id)
         self.market_agents = sorted(set(market_addrs.values()), key=lambda a: a.aid)
@@ -235,16 +236,16 @@ class World:
             for fleet in operator.fleets.values():
                 fleet.freeze()
             agent = RoleAgent()
-            agent.add_role(
-                UnitsOperatorRole(
-                    operator_id,
-                    self.index,
-                    operator.fleets,
-                    self._strategy_groups(operator),
-                    market_addrs,
-                    output_addr,
-                )
+            role = UnitsOperatorRole(
+                operator_id,
+                self.index,
+                operator.fleets,
+                self._strategy_groups(operator),
+                market_addrs,
+                output_addr,
             )
+            role.post = container.deliver
+            agent.add_role(role)
             container.register(agent, suggested_aid=operator_id)
             self.operator_agents.append(AgentAddress(container.addr, operator_id))
         return output_role

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assume.errors import ConfigurationError
-from assume.markets.orderbook import Orderbook
+from assume.markets.orderbook import Orderbook, product_positions
 
 
 @dataclass
@@ -85,17 +85,6 @@ def _match(supply_price, supply_volume, demand_price, demand_volume) -> _Match:
     return _Match(supply_accepted, demand_accepted, demand_last)
 
 
-def _product_positions(book: Orderbook, products: np.ndarray) -> np.ndarray:
-    """Position of each order's (start, end) in ``products``; -1 where it matches none."""
-    keys = products[:, 0] * (1 << 22) + (products[:, 1] - products[:, 0]) // 60
-    order = np.argsort(keys, kind="stable")
-    order_keys = book.start * (1 << 22) + (book.end - book.start) // 60
-    found = np.searchsorted(keys[order], order_keys)
-    found = np.minimum(found, len(keys) - 1)
-    hit = keys[order][found] == order_keys
-    return np.where(hit, order[found], -1)
-
-
 def _clear(book: Orderbook, products: np.ndarray, pay_as_bid: bool) -> ClearingResult:
     n_products = len(products)
     accepted_volume = np.zeros(len(book))
@@ -109,7 +98,9 @@ def _clear(book: Orderbook, products: np.ndarray, pay_as_bid: bool) -> ClearingR
         "min_price": np.zeros(n_products),
         "max_price": np.zeros(n_products),
     }
-    position = _product_positions(book, products) if len(book) else np.zeros(0, "int64")
+    position = (
+        product_positions(book.start, book.end, products) if len(book) else np.zeros(0, "int64")
+    )
     # one sort for all products: product, side, price (demand descending), unit, bid
     side = np.where(book.volume > 0, 0, np.where(book.volume < 0, 1, 2))
     sort_price = np.where(side == 1, -book.price, book.price)

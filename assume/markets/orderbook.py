@@ -82,7 +82,7 @@ class Orderbook:
 
     def take(self, positions) -> Orderbook:
         """The orders at ``positions`` (index array or boolean mask), as a new orderbook."""
-        return Orderbook(**{f.name: getattr(self, f.name)[positions] for f in fields(self)})
+        return Orderbook(*[getattr(self, name)[positions] for name in COLUMNS])
 
     @classmethod
     def concat(cls, books: list[Orderbook]) -> Orderbook:
@@ -91,13 +91,11 @@ class Orderbook:
             return cls.empty()
         if len(books) == 1:
             return books[0]
-        return cls(
-            **{f.name: np.concatenate([getattr(b, f.name) for b in books]) for f in fields(cls)}
-        )
+        return cls(*[np.concatenate([getattr(b, name) for b in books]) for name in COLUMNS])
 
     def to_wire(self) -> dict:
         """Plain lists for the JSON codec."""
-        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+        return {name: getattr(self, name).tolist() for name in COLUMNS}
 
     @classmethod
     def from_wire(cls, columns: dict) -> Orderbook:
@@ -120,3 +118,16 @@ class Orderbook:
             if getattr(book, name).dtype.kind != "U":
                 raise ValueError(f"orderbook column {name} must hold strings")
         return book
+
+
+COLUMNS = tuple(f.name for f in fields(Orderbook))
+
+
+def product_positions(start: np.ndarray, end: np.ndarray, products: np.ndarray) -> np.ndarray:
+    """Position of each (start, end) window in ``products``; -1 where it matches none."""
+    keys = products[:, 0] * (1 << 22) + (products[:, 1] - products[:, 0]) // 60
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    wanted = start * (1 << 22) + (end - start) // 60
+    found = np.minimum(np.searchsorted(sorted_keys, wanted), len(keys) - 1)
+    return np.where(sorted_keys[found] == wanted, order[found], -1)

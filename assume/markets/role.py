@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from mango import Role, sender_addr
+from mango import sender_addr
 
 from assume.markets.clearing import get_mechanism
 from assume.markets.config import MarketConfig
-from assume.markets.orderbook import Orderbook
+from assume.markets.orderbook import Orderbook, product_positions
 from assume.messages import (
     ClearingFeedback,
     Opening,
@@ -23,7 +23,7 @@ from assume.messages import (
     RegistrationReply,
     SimulationStart,
 )
-from assume.timeutil import format_datetime
+from assume.messaging import MessengerRole
 
 logger = logging.getLogger(__name__)
 
@@ -34,56 +34,60 @@ def validate_orderbook(
     """Clamp prices/volumes to the market limits (warning) and split off invalid orders with a
     reason: unknown product, NaN or infinite values, empty unit id, another operator's unit."""
     reasons = np.full(len(book), "", dtype=object)
-    offered = {(int(s), int(e)) for s, e in products.tolist()}
-    for position, (start, end, unit) in enumerate(
-        zip(book.start.tolist(), book.end.tolist(), book.unit_id.tolist(), strict=True)
-    ):
-        if (start, end) not in offered:
-            reasons[position] = (
-                f"product {format_datetime(start)}..{format_datetime(end)} is not open"
-            )
-        elif not unit:
-            reasons[position] = "order without unit_id"
-        elif owner_of.setdefault(unit, operator) != operator:
-            reasons[position] = f"unit {unit} belongs to operator {owner_of[unit]}"
-    bad_number = ~(np.isfinite(book.price) & np.isfinite(book.volume))
-    reasons[bad_number & (reasons == "")] = "price and volume must be finite numbers"
+    reasons[~(np.isfinite(book.price) & np.isfinite(book.volume))] = (
+        "price and volume must be finite numbers"
+    )
+    unknown = product_positions(book.start, book.end, products) < 0
+    reasons[unknown] = "product is not open on this market"
+    for unit in set(book.unit_id.tolist()):
+        owner = owner_of.setdefault(unit, operator) if unit else None
+        if owner != operator:
+            reason = f"unit {unit} belongs to operator {owner}" if unit else "order without unit_id"
+            reasons[book.unit_id == unit] = reason
     valid = reasons == ""
-    rejected = [
-        (bid, str(reason))
-        for bid, reason in zip(book.bid_id[~valid].tolist(), reasons[~valid], strict=True)
-    ]
-    book = book.take(valid)
+    rejected = []
+    if not valid.all():
+        rejected = [
+            (bid, str(reason))
+            for bid, reason in zip(book.bid_id[~valid].tolist(), reasons[~valid], strict=True)
+        ]
+        book = book.take(valid)
     low, high = market.minimum_bid_price, market.maximum_bid_price
     price = book.price
     if low is not None or high is not None:
         clamped = np.clip(price, -np.inf if low is None else low, np.inf if high is None else high)
         if (clamped != price).any():
-            logger.warning(
-                "market %s: %d order(s) from %s clamped to the price limits [%s, %s]",
-                market.market_id,
-                int((clamped != price).sum()),
-                operator,
-                low,
-                high,
-            )
+            _warn_clamp(market.market_id, operator, int((clamped != price).sum()), "price limits")
             book.price = clamped
     if market.maximum_bid_volume is not None:
         limit = market.maximum_bid_volume
         clamped = np.clip(book.volume, -limit, limit)
         if (clamped != book.volume).any():
-            logger.warning(
-                "market %s: %d order(s) from %s clamped to the volume limit %s",
-                market.market_id,
-                int((clamped != book.volume).sum()),
-                operator,
-                limit,
+            _warn_clamp(
+                market.market_id, operator, int((clamped != book.volume).sum()), "volume limit"
             )
             book.volume = clamped
     return book, rejected
 
 
-class MarketRole(Role):
+_warned: set[tuple[str, str, str]] = set()
+
+
+def _warn_clamp(market_id: str, operator: str, count: int, what: str) -> None:
+    """Warn once per market, operator and limit; repeats go to the debug log."""
+    key = (market_id, operator, what)
+    log = logger.debug if key in _warned else logger.warning
+    _warned.add(key)
+    log(
+        "market %s: %d order(s) from %s clamped to the %s (further clamps are logged at DEBUG)",
+        market_id,
+        count,
+        operator,
+        what,
+    )
+
+
+class MarketRole(MessengerRole):
     """Runs one market: opens it on schedule, collects and validates orderbooks, clears at
     closing time and reports results to the operators and the output role."""
 
@@ -145,9 +149,7 @@ class MarketRole(Role):
         reason = "" if accepted else f"this is market {self.market.market_id}"
         if accepted:
             self.operators[content.operator] = sender_addr(meta)
-        self.context.schedule_instant_message(
-            RegistrationReply(self.market.market_id, accepted, reason), sender_addr(meta)
-        )
+        self.send(RegistrationReply(self.market.market_id, accepted, reason), sender_addr(meta))
 
     def _open(self, opening: int) -> None:
         products = self.market.products_at(opening)
@@ -157,7 +159,7 @@ class MarketRole(Role):
         self.closings.sort()
         message = Opening(self.market.market_id, opening, closing, products)
         for address in self.operators.values():
-            self.context.schedule_instant_message(message, address)
+            self.send(message, address)
 
     def handle_orders(self, content: OrderSubmission, meta: dict) -> None:
         sender = meta.get("sender_id")
@@ -176,7 +178,7 @@ class MarketRole(Role):
             )
             if known is not None:
                 rejected = [(bid, reason) for bid in content.orderbook.bid_id.tolist()]
-                self.context.schedule_instant_message(
+                self.send(
                     ClearingFeedback(
                         content.market_id, content.opening, Orderbook.empty(), rejected
                     ),
@@ -213,7 +215,7 @@ class MarketRole(Role):
             size = len(books.get(sender, ()))
             own = book.take(slice(first, first + size))
             first += size
-            self.context.schedule_instant_message(
+            self.send(
                 ClearingFeedback(self.market.market_id, opening, own, rejections.get(sender, [])),
                 self.operators[sender],
             )
@@ -241,7 +243,7 @@ class MarketRole(Role):
             columns[key] = meta[key]
         columns["node"] = np.full(count, "")
         columns["only_hours"] = np.full(count, "")
-        self.context.schedule_instant_message(OutputRows("market_meta", columns), self.output_addr)
+        self.send(OutputRows("market_meta", columns), self.output_addr)
         if len(book):
             orders = {
                 "start_time": book.start.astype("datetime64[s]"),
@@ -256,9 +258,7 @@ class MarketRole(Role):
                 "node": book.node,
                 "bid_type": np.full(len(book), "SB"),
             }
-            self.context.schedule_instant_message(
-                OutputRows("market_orders", orders), self.output_addr
-            )
+            self.send(OutputRows("market_orders", orders), self.output_addr)
             accepted = book.take(book.accepted_volume != 0)
             if len(accepted):
                 dispatch = {
@@ -267,6 +267,4 @@ class MarketRole(Role):
                     "unit_id": accepted.unit_id,
                     "power": accepted.accepted_volume,
                 }
-                self.context.schedule_instant_message(
-                    OutputRows("market_dispatch", dispatch), self.output_addr
-                )
+                self.send(OutputRows("market_dispatch", dispatch), self.output_addr)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from mango import Role
 
 from assume.messages import OutputRows
+from assume.messaging import MessengerRole
 from assume.outputs.kpis import KpiAccumulator
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _merge(parts: list[dict], columns: tuple[str, ...] | None) -> dict[str, np.n
     return merged
 
 
-class OutputRole(Role):
+class OutputRole(MessengerRole):
     """Collects :class:`OutputRows` and writes them through the configured writers."""
 
     def __init__(self, writers: list, simulation_id: str, save_frequency_hours: float | None):

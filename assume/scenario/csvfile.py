@@ -96,7 +96,7 @@ class Table:
         self.line_numbers = line_numbers
         self._lines = lines
         self._rows = rows
-        self._matrix: np.ndarray | None | bool = None
+        self._parsed: dict[str, np.ndarray] = {}
         self._check_header()
         self._positions = {name: j for j, name in enumerate(self.columns)}
         self.index = self._read_index()
@@ -238,10 +238,32 @@ class Table:
         position = self._positions[column] + 1
         return [cells[position].strip() for cells in self._rows]
 
+    def parse_floats(self, columns: list[str]) -> None:
+        """Parse these columns at once with numpy's C reader, if every cell is a number.
+
+        The fast path for long time series; :meth:`floats` then only looks them up. Any
+        other content is left to per-column parsing, which also yields precise errors.
+        """
+        columns = [c for c in columns if self.has(c) and c not in self._parsed]
+        if not columns or self._lines is None or not self._lines:
+            return
+        try:
+            matrix = np.loadtxt(
+                self._lines,
+                delimiter=",",
+                usecols=[self._positions[c] + 1 for c in columns],
+                dtype=np.float64,
+                comments=None,
+                ndmin=2,
+            )
+        except ValueError:
+            return
+        for j, column in enumerate(columns):
+            self._parsed[column] = matrix[:, j].copy()
+
     def _column_floats(self, column: str) -> np.ndarray:
-        matrix = self._numeric_matrix()
-        if matrix is not None:
-            return matrix[:, self._positions[column]].copy()
+        if column in self._parsed:
+            return self._parsed[column].copy()
         values = np.empty(len(self))
         for row, cell in enumerate(self._column_cells(column)):
             if cell in MISSING_MARKERS:
@@ -252,28 +274,6 @@ class Table:
             except ValueError:
                 raise self.cell_error(row, column, "a number") from None
         return values
-
-    def _numeric_matrix(self) -> np.ndarray | None:
-        """All value columns parsed at once by numpy's C reader, if every cell is a number.
-
-        This is the fast path for long time series; any other table falls back to
-        per-column parsing, which also yields the precise error messages.
-        """
-        if self._matrix is None:
-            self._matrix = False
-            if self._lines is not None and self._lines:
-                try:
-                    self._matrix = np.loadtxt(
-                        self._lines,
-                        delimiter=",",
-                        usecols=range(1, len(self.columns) + 1),
-                        dtype=np.float64,
-                        comments=None,
-                        ndmin=2,
-                    )
-                except ValueError:
-                    self._matrix = False
-        return self._matrix if self._matrix is not False else None
 
 
 def _is_number(text: str) -> bool:

@@ -96,15 +96,33 @@ class Fleet:
         self.cashflow = np.zeros(shape)
         self.generation_costs = np.zeros(shape)
         self._pending = []
+        order = np.argsort(np.array(self.names, dtype=str), kind="stable")
+        self._sorted_names = np.array(self.names, dtype=str)[order]
+        self._sorted_rows = order
         self.prepare()
+
+    def rows_of(self, unit_ids: np.ndarray) -> np.ndarray:
+        """Row of each unit id in this fleet, -1 for ids it does not hold (vectorised)."""
+        if not len(self.names):
+            return np.full(len(unit_ids), -1)
+        found = np.minimum(np.searchsorted(self._sorted_names, unit_ids), len(self.names) - 1)
+        return np.where(self._sorted_names[found] == unit_ids, self._sorted_rows[found], -1)
 
     def prepare(self) -> None:
         """Derive series needed by strategies (e.g. marginal cost); called by :meth:`freeze`."""
 
     # -- market results -------------------------------------------------------------------
     def book_accepted(self, rows, first, last, volume, price) -> None:
-        """Add accepted volumes and cashflows of orders covering index steps [first, last)."""
+        """Add accepted volumes and cashflows of orders covering index steps [first, last).
+
+        The cashflow of an order is price x volume x number of steps it covers, booked in
+        each of its steps, as ASSUME books it."""
         steps = last - first
+        single = steps == 1
+        if single.all():
+            np.add.at(self.energy, (rows, first), volume)
+            np.add.at(self.cashflow, (rows, first), price * volume)
+            return
         for row, a, b, vol, cash in zip(
             rows.tolist(),
             first.tolist(),

@@ -47,6 +47,9 @@ class PowerPlantFleet(Fleet):
             + self.p["additional_cost"][:, None]
         )
         self.available_power = self.s["availability"] * self.p["max_power"][:, None]
+        self.has_ramps = bool(
+            len(self) and not (np.isnan(self.p["ramp_up"]) & np.isnan(self.p["ramp_down"])).all()
+        )
 
     def previous_power(self, rows, step: int) -> np.ndarray:
         """Executed power in the step before ``step`` (0 before the index starts)."""
@@ -55,11 +58,27 @@ class PowerPlantFleet(Fleet):
         return self.energy[rows, step - 1]
 
     def ramp(self, rows, previous, power, current):
+        if not self.has_ramps:
+            return power
         return ramp_limit(
             previous, power, current, self.p["ramp_up"][rows], self.p["ramp_down"][rows]
         )
 
     def execute(self, first: int, stop: int) -> None:
+        if not self.has_ramps:
+            # without ramps each step stands alone: execute the whole window at once
+            planned = self.energy[:, first:stop]
+            power = np.where(
+                planned > 0,
+                np.maximum(
+                    np.minimum(planned, self.available_power[:, first:stop]),
+                    self.p["min_power"][:, None],
+                ),
+                planned,
+            )
+            self.energy[:, first:stop] = power
+            self.generation_costs[:, first:stop] = power * self.marginal_cost[:, first:stop]
+            return
         rows = np.arange(len(self))
         for step in range(first, stop):
             planned = self.energy[:, step]
