@@ -105,8 +105,12 @@ class UnitsOperatorRole(MessengerRole):
         if len(book):
             book = book.take(book.accepted_volume != 0)
             index = self.index
-            first = np.clip((book.start - index.start) // index.step, 0, index.length)
-            last = np.clip(-(-(book.end - index.start) // index.step), 0, index.length)
+            first = np.minimum(
+                np.maximum((book.start - index.start) // index.step, 0), index.length
+            )
+            last = np.minimum(
+                np.maximum(-(-(book.end - index.start) // index.step), 0), index.length
+            )
             for fleet in self.fleets.values():
                 rows = fleet.rows_of(book.unit_id)
                 mine = rows >= 0

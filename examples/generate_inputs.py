@@ -5,9 +5,9 @@
 - ``example_01``: one week of an hourly energy-only market (EOM) with twelve thermal plants of
   four operators, wind, solar and one inflexible demand. Cases ``base`` (pay_as_clear) and
   ``pay_as_bid``.
-- ``example_02``: two weeks of a day-ahead market (DAM, one daily auction for the 24 hours of the next
-  day) with a pumped-hydro storage, an interconnector (exchange unit), a 15-minute demand series and
-  daily fuel prices. Cases ``dam`` and ``dam_naive`` (the same without the storage).
+- ``example_02``: two weeks of a day-ahead market (DAM, one daily auction for the 24 hours of the
+  next day) with a pumped-hydro storage, an interconnector (exchange unit), a 15-minute demand
+  series and daily fuel prices. Cases ``dam`` and ``dam_naive`` (the same without the storage).
 
 The output is deterministic (fixed seeds, no clock): re-running reproduces byte-identical files.
 """
@@ -49,142 +49,60 @@ POWERPLANT_COLUMNS = [
     "unit_operator",
 ]
 
-# name, technology, fuel_type, emission_factor (t/MWh thermal), max_power, min_power, efficiency,
-# additional_cost, ramp_up, ramp_down (MW per hour, None = unlimited), unit_operator
+# technology -> (fuel_type, emission_factor in t CO2 per MWh thermal)
+TECHNOLOGIES = {
+    "nuclear": ("uranium", 0.0),
+    "lignite": ("lignite", 0.406),
+    "hard coal": ("hard coal", 0.335),
+    "combined cycle gas turbine": ("natural gas", 0.202),
+    "gas turbine": ("natural gas", 0.202),
+    "oil": ("oil", 0.267),
+    "wind onshore": ("renewable", 0.0),
+    "solar": ("renewable", 0.0),
+}
+
+# name, technology, max_power, min_power, efficiency, additional_cost,
+# ramp (MW per hour up and down, None = unlimited), unit_operator
 EXAMPLE_01_PLANTS = [
-    ("nuclear_1", "nuclear", "uranium", 0.0, 1400, 500, 0.33, 10.0, None, None, "Operator 1"),
-    ("nuclear_2", "nuclear", "uranium", 0.0, 1300, 500, 0.33, 10.5, None, None, "Operator 2"),
-    ("lignite_1", "lignite", "lignite", 0.406, 1000, 400, 0.38, 4.0, 300, 300, "Operator 1"),
-    ("lignite_2", "lignite", "lignite", 0.406, 900, 350, 0.36, 4.0, 250, 250, "Operator 3"),
-    ("hard_coal_1", "hard coal", "hard coal", 0.335, 800, 250, 0.42, 3.0, None, None, "Operator 2"),
-    ("hard_coal_2", "hard coal", "hard coal", 0.335, 700, 200, 0.40, 3.0, 350, 350, "Operator 4"),
-    ("hard_coal_3", "hard coal", "hard coal", 0.335, 600, 200, 0.38, 3.0, None, None, "Operator 3"),
-    (
-        "ccgt_1",
-        "combined cycle gas turbine",
-        "natural gas",
-        0.202,
-        800,
-        300,
-        0.58,
-        2.0,
-        None,
-        None,
-        "Operator 1",
-    ),
-    (
-        "ccgt_2",
-        "combined cycle gas turbine",
-        "natural gas",
-        0.202,
-        600,
-        250,
-        0.55,
-        2.0,
-        None,
-        None,
-        "Operator 4",
-    ),
-    (
-        "gas_turbine_1",
-        "gas turbine",
-        "natural gas",
-        0.202,
-        400,
-        0,
-        0.38,
-        3.0,
-        None,
-        None,
-        "Operator 2",
-    ),
-    (
-        "gas_turbine_2",
-        "gas turbine",
-        "natural gas",
-        0.202,
-        300,
-        0,
-        0.35,
-        3.0,
-        None,
-        None,
-        "Operator 3",
-    ),
-    ("oil_1", "oil", "oil", 0.267, 350, 0, 0.35, 5.0, None, None, "Operator 4"),
+    ("nuclear_1", "nuclear", 1400, 500, 0.33, 10.0, None, "Operator 1"),
+    ("nuclear_2", "nuclear", 1300, 500, 0.33, 10.5, None, "Operator 2"),
+    ("lignite_1", "lignite", 1000, 400, 0.38, 4.0, 300, "Operator 1"),
+    ("lignite_2", "lignite", 900, 350, 0.36, 4.0, 250, "Operator 3"),
+    ("hard_coal_1", "hard coal", 800, 250, 0.42, 3.0, None, "Operator 2"),
+    ("hard_coal_2", "hard coal", 700, 200, 0.40, 3.0, 350, "Operator 4"),
+    ("hard_coal_3", "hard coal", 600, 200, 0.38, 3.0, None, "Operator 3"),
+    ("ccgt_1", "combined cycle gas turbine", 800, 300, 0.58, 2.0, None, "Operator 1"),
+    ("ccgt_2", "combined cycle gas turbine", 600, 250, 0.55, 2.0, None, "Operator 4"),
+    ("gas_turbine_1", "gas turbine", 400, 0, 0.38, 3.0, None, "Operator 2"),
+    ("gas_turbine_2", "gas turbine", 300, 0, 0.35, 3.0, None, "Operator 3"),
+    ("oil_1", "oil", 350, 0, 0.35, 5.0, None, "Operator 4"),
 ]
 EXAMPLE_01_RENEWABLES = [
-    ("wind_1", "wind onshore", "renewable", 0.0, 2500, 0, 1.0, 0.0, None, None, "Operator 3"),
-    ("solar_1", "solar", "renewable", 0.0, 1500, 0, 1.0, 0.0, None, None, "Operator 4"),
+    ("wind_1", "wind onshore", 2500, 0, 1.0, 0.0, None, "Operator 3"),
+    ("solar_1", "solar", 1500, 0, 1.0, 0.0, None, "Operator 4"),
 ]
 
 EXAMPLE_02_PLANTS = [
-    ("nuclear_1", "nuclear", "uranium", 0.0, 1400, 500, 0.33, 10.0, None, None, "Operator 1"),
-    ("lignite_1", "lignite", "lignite", 0.406, 1000, 400, 0.38, 4.0, 300, 300, "Operator 1"),
-    ("lignite_2", "lignite", "lignite", 0.406, 900, 350, 0.36, 4.0, 250, 250, "Operator 2"),
-    ("hard_coal_1", "hard coal", "hard coal", 0.335, 800, 250, 0.42, 3.0, None, None, "Operator 2"),
-    ("hard_coal_2", "hard coal", "hard coal", 0.335, 700, 200, 0.40, 3.0, 350, 350, "Operator 3"),
-    (
-        "ccgt_1",
-        "combined cycle gas turbine",
-        "natural gas",
-        0.202,
-        800,
-        300,
-        0.58,
-        2.0,
-        None,
-        None,
-        "Operator 3",
-    ),
-    (
-        "ccgt_2",
-        "combined cycle gas turbine",
-        "natural gas",
-        0.202,
-        600,
-        250,
-        0.55,
-        2.0,
-        None,
-        None,
-        "Operator 4",
-    ),
-    (
-        "gas_turbine_1",
-        "gas turbine",
-        "natural gas",
-        0.202,
-        400,
-        0,
-        0.38,
-        3.0,
-        None,
-        None,
-        "Operator 1",
-    ),
-    (
-        "gas_turbine_2",
-        "gas turbine",
-        "natural gas",
-        0.202,
-        300,
-        0,
-        0.35,
-        3.0,
-        None,
-        None,
-        "Operator 4",
-    ),
-    ("oil_1", "oil", "oil", 0.267, 350, 0, 0.35, 5.0, None, None, "Operator 2"),
+    ("nuclear_1", "nuclear", 1400, 500, 0.33, 10.0, None, "Operator 1"),
+    ("lignite_1", "lignite", 1000, 400, 0.38, 4.0, 300, "Operator 1"),
+    ("lignite_2", "lignite", 900, 350, 0.36, 4.0, 250, "Operator 2"),
+    ("hard_coal_1", "hard coal", 800, 250, 0.42, 3.0, None, "Operator 2"),
+    ("hard_coal_2", "hard coal", 700, 200, 0.40, 3.0, 350, "Operator 3"),
+    ("ccgt_1", "combined cycle gas turbine", 800, 300, 0.58, 2.0, None, "Operator 3"),
+    ("ccgt_2", "combined cycle gas turbine", 600, 250, 0.55, 2.0, None, "Operator 4"),
+    ("gas_turbine_1", "gas turbine", 400, 0, 0.38, 3.0, None, "Operator 1"),
+    ("gas_turbine_2", "gas turbine", 300, 0, 0.35, 3.0, None, "Operator 4"),
+    ("oil_1", "oil", 350, 0, 0.35, 5.0, None, "Operator 2"),
 ]
 EXAMPLE_02_RENEWABLES = [
-    ("wind_1", "wind onshore", "renewable", 0.0, 2500, 0, 1.0, 0.0, None, None, "Operator 3"),
-    ("solar_1", "solar", "renewable", 0.0, 1500, 0, 1.0, 0.0, None, None, "Operator 4"),
+    ("wind_1", "wind onshore", 3000, 0, 1.0, 0.0, None, "Operator 3"),
+    ("solar_1", "solar", 2000, 0, 1.0, 0.0, None, "Operator 4"),
 ]
 
-# peak demand as a share of the thermal (dispatchable) capacity, so the load is always served
-PEAK_SHARE = 0.8
+# Peak demand as a share of the thermal (dispatchable) capacity, so that the load is always served.
+# example_02 runs hotter, so that peakers, imports and the storage have hours to matter.
+EXAMPLE_01_PEAK_SHARE = 0.8
+EXAMPLE_02_PEAK_SHARE = 0.9
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,14 +172,19 @@ def write_config(path: Path, cases: dict[str, dict]) -> None:
 def write_powerplants(path: Path, market_id: str, plants: Sequence[tuple]) -> None:
     """Write ``powerplant_units.csv``: every plant bids naively on ``market_id``."""
     header = [column.format(market=market_id) for column in POWERPLANT_COLUMNS]
-    rows = [
-        (name, technology, "powerplant_energy_naive", *rest) for name, technology, *rest in plants
-    ]
+    rows = []
+    for name, technology, max_power, min_power, efficiency, cost, ramp, operator in plants:
+        fuel_type, emission_factor = TECHNOLOGIES[technology]
+        strategy = "powerplant_energy_naive"
+        rows.append(
+            (name, technology, strategy, fuel_type, emission_factor, max_power, min_power)
+            + (efficiency, cost, ramp, ramp, operator)
+        )
     write_csv(path, header, rows)
 
 
 def write_single_row_fuel_prices(path: Path, prices: dict[str, float]) -> None:
-    """Write ``fuel_prices_df.csv`` in the constant form: index column ``fuel``, one row ``price``."""
+    """Write ``fuel_prices_df.csv`` in the constant form: index ``fuel``, one row ``price``."""
     write_csv(path, ["fuel", *prices], [["price", *prices.values()]])
 
 
@@ -302,18 +225,19 @@ def demand_series(times: Sequence[datetime], peak: float, rng: np.random.Generat
 
 
 def wind_availability(count: int, rng: np.random.Generator) -> np.ndarray:
-    """Hourly wind availability (0.02…0.95): an AR(1) weather process around 35 % load factor."""
+    """Hourly wind availability: a persistent AR(1) weather process through a logistic curve."""
     persistence = 0.95
     innovations = rng.standard_normal(count) * np.sqrt(1 - persistence**2)
     weather = np.empty(count)
     weather[0] = innovations[0] / np.sqrt(1 - persistence**2)
     for i in range(1, count):
         weather[i] = persistence * weather[i - 1] + innovations[i]
-    return np.clip(0.35 + 0.25 * weather, 0.02, 0.95)
+    # about 35 % mean load factor, calm spells near 2 %, storms near 85 %
+    return 0.9 / (1 + np.exp(-1.6 * (weather - 0.4)))
 
 
 def solar_availability(times: Sequence[datetime], rng: np.random.Generator) -> np.ndarray:
-    """Hourly solar availability: a daylight arc whose length follows the season, daily cloudiness."""
+    """Hourly solar availability: a daylight arc as long as the season's day, daily cloudiness."""
     hours = hours_of_day(times)
     day_of_year = np.array([t.timetuple().tm_yday for t in times])
     # central Europe: about 8 h of daylight in midwinter, 16 h in midsummer, solar noon ~12 UTC
@@ -371,7 +295,7 @@ def dam_market() -> dict:
 
 def thermal_capacity(plants: Sequence[tuple]) -> float:
     """Sum of max_power of the plants."""
-    return float(sum(plant[4] for plant in plants))
+    return float(sum(plant[2] for plant in plants))
 
 
 def write_example_01(folder: Path) -> None:
@@ -394,7 +318,7 @@ def write_example_01(folder: Path) -> None:
     write_powerplants(
         folder / "powerplant_units.csv", "EOM", EXAMPLE_01_PLANTS + EXAMPLE_01_RENEWABLES
     )
-    peak = PEAK_SHARE * thermal_capacity(EXAMPLE_01_PLANTS)
+    peak = EXAMPLE_01_PEAK_SHARE * thermal_capacity(EXAMPLE_01_PLANTS)
     write_csv(
         folder / "demand_units.csv",
         ["name", "technology", "bidding_EOM", "max_power", "min_power", "price", "unit_operator"],
@@ -413,7 +337,7 @@ def write_example_01(folder: Path) -> None:
 
 
 def write_example_02(folder: Path) -> None:
-    """Two weeks of a day-ahead market with a storage, an exchange, 15-min demand, daily fuel prices."""
+    """Two weeks of a day-ahead market: storage, exchange, 15-min demand, daily fuel prices."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20190301)
     start, end = datetime(2019, 3, 1), datetime(2019, 3, 15)
@@ -483,7 +407,7 @@ def write_example_02(folder: Path) -> None:
         [["demand_DAM", "inflex_demand", "demand_energy_naive", 1000000, 0, 3000, "dam_de"]],
     )
 
-    peak = PEAK_SHARE * thermal_capacity(EXAMPLE_02_PLANTS)
+    peak = EXAMPLE_02_PEAK_SHARE * thermal_capacity(EXAMPLE_02_PLANTS)
     write_series(
         folder / "demand_df.csv",
         quarter_hourly,

@@ -55,13 +55,16 @@ def validate_orderbook(
     low, high = market.minimum_bid_price, market.maximum_bid_price
     price = book.price
     if low is not None or high is not None:
-        clamped = np.clip(price, -np.inf if low is None else low, np.inf if high is None else high)
+        # np.minimum/np.maximum: np.clip costs several times more on small arrays
+        clamped = np.maximum(
+            np.minimum(price, np.inf if high is None else high), -np.inf if low is None else low
+        )
         if (clamped != price).any():
             _warn_clamp(market.market_id, operator, int((clamped != price).sum()), "price limits")
             book.price = clamped
     if market.maximum_bid_volume is not None:
         limit = market.maximum_bid_volume
-        clamped = np.clip(book.volume, -limit, limit)
+        clamped = np.maximum(np.minimum(book.volume, limit), -limit)
         if (clamped != book.volume).any():
             _warn_clamp(
                 market.market_id, operator, int((clamped != book.volume).sum()), "volume limit"

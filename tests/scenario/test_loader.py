@@ -22,6 +22,7 @@ CASE = {
     "time_step": "1h",
     "markets_config": {"EOM": MARKET},
 }
+EXCHANGE_UNITS = "name,bidding_EOM,unit_operator\nDE_FR,exchange_energy_naive,exch\n"
 HOURS = ["2019-01-01 00:00", "2019-01-01 01:00", "2019-01-01 02:00", "2019-01-01 03:00"]
 FILES = {
     "powerplant_units.csv": (
@@ -34,7 +35,8 @@ FILES = {
         "name,technology,bidding_EOM,max_power,min_power,unit_operator\n"
         "demand1,inflex_demand,demand_energy_naive,1500,0,eom_de\n"
     ),
-    "demand_df.csv": "datetime,demand1\n" + "".join(f"{t},{500 + i}\n" for i, t in enumerate(HOURS)),
+    "demand_df.csv": "datetime,demand1\n"
+    + "".join(f"{t},{500 + i}\n" for i, t in enumerate(HOURS)),
     "fuel_prices_df.csv": "fuel,hard coal,co2\nprice,10.3,25\n",
 }
 
@@ -87,9 +89,10 @@ def test_demand_is_made_negative_whatever_the_sign(tmp_path):
     make_scenario(
         tmp_path,
         files={
-            "demand_units.csv": "name,technology,bidding_EOM,max_power,min_power,price,unit_operator\n"
-            "demand1,inflex,demand_energy_naive,-1500,-10,,eom_de\n",
-            "demand_df.csv": "datetime,demand1\n" + "".join(f"{t},{-1 * (i + 1)}\n" for i, t in enumerate(HOURS)),
+            "demand_units.csv": "name,technology,bidding_EOM,max_power,min_power,price,"
+            "unit_operator\ndemand1,inflex,demand_energy_naive,-1500,-10,,eom_de\n",
+            "demand_df.csv": "datetime,demand1\n"
+            + "".join(f"{t},{-1 * (i + 1)}\n" for i, t in enumerate(HOURS)),
         },
     )
     demand = units_by_name(load_scenario(tmp_path, "example"))["demand1"]
@@ -103,7 +106,7 @@ def test_exchange_signs_and_defaults(tmp_path):
     make_scenario(
         tmp_path,
         files={
-            "exchange_units.csv": "name,bidding_EOM,unit_operator\nDE_FR,exchange_energy_naive,exch\n",
+            "exchange_units.csv": EXCHANGE_UNITS,
             "exchanges_df.csv": exchanges,
         },
     )
@@ -118,11 +121,13 @@ def test_exchange_without_its_column(tmp_path):
     make_scenario(
         tmp_path,
         files={
-            "exchange_units.csv": "name,bidding_EOM,unit_operator\nDE_FR,exchange_energy_naive,exch\n",
+            "exchange_units.csv": EXCHANGE_UNITS,
             "exchanges_df.csv": "datetime,DE_FR_import\n" + "".join(f"{t},1\n" for t in HOURS),
         },
     )
-    with pytest.raises(InputDataError, match=r"unit 'DE_FR' needs the column 'DE_FR_export' in .*exchanges_df.csv"):
+    with pytest.raises(
+        InputDataError, match=r"unit 'DE_FR' needs the column 'DE_FR_export' in .*exchanges_df.csv"
+    ):
         load_scenario(tmp_path, "example")
 
 
@@ -143,19 +148,27 @@ def test_storage_defaults_and_charge_sign(tmp_path):
 
 
 def test_availability_column_and_range(tmp_path):
-    availability = "datetime,wind1\n" + "".join(f"{t},{v}\n" for t, v in zip(HOURS, [0.1, 0.2, "", 1]))
+    availability = "datetime,wind1\n" + "".join(
+        f"{t},{v}\n" for t, v in zip(HOURS, [0.1, 0.2, "", 1], strict=True)
+    )
     make_scenario(tmp_path, files={"availability_df.csv": availability})
     units = units_by_name(load_scenario(tmp_path, "example"))
     assert units["wind1"].series["availability"].tolist() == [0.1, 0.2, 1.0, 1.0]
     assert units["coal1"].series["availability"].tolist() == [1.0] * 4
-    bad = "datetime,wind1\n" + "".join(f"{t},{v}\n" for t, v in zip(HOURS, [0.1, 1.5, 1, 1]))
+    bad = "datetime,wind1\n" + "".join(
+        f"{t},{v}\n" for t, v in zip(HOURS, [0.1, 1.5, 1, 1], strict=True)
+    )
     make_scenario(tmp_path, files={"availability_df.csv": bad})
-    with pytest.raises(InputDataError, match=r"availability_df.csv, column 'wind1': value 1.5 at 2019-01-01 01:00"):
+    with pytest.raises(
+        InputDataError, match=r"availability_df.csv, column 'wind1': value 1.5 at 2019-01-01 01:00"
+    ):
         load_scenario(tmp_path, "example")
 
 
 def test_fuel_prices_as_time_series(tmp_path):
-    prices = "datetime,hard coal,co2\n" + "".join(f"{t},{10 + i},{20 + i}\n" for i, t in enumerate(HOURS))
+    prices = "datetime,hard coal,co2\n" + "".join(
+        f"{t},{10 + i},{20 + i}\n" for i, t in enumerate(HOURS)
+    )
     make_scenario(tmp_path, files={"fuel_prices_df.csv": prices})
     coal = units_by_name(load_scenario(tmp_path, "example"))["coal1"]
     assert coal.series["fuel_price"].tolist() == [10, 11, 12, 13]
@@ -179,7 +192,10 @@ def test_forecasts(tmp_path):
 
 
 def test_missing_optional_files_are_skipped(tmp_path):
-    make_scenario(tmp_path, files={"fuel_prices_df.csv": None, "demand_units.csv": None, "demand_df.csv": None})
+    make_scenario(
+        tmp_path,
+        files={"fuel_prices_df.csv": None, "demand_units.csv": None, "demand_df.csv": None},
+    )
     spec = load_scenario(tmp_path, "example")
     assert [u.name for u in spec.units] == ["coal1", "wind1"]
     assert spec.fuel_prices == {}
@@ -195,7 +211,9 @@ def test_files_disabled_by_null_and_renamed(tmp_path):
 
 def test_configured_file_that_does_not_exist(tmp_path):
     make_scenario(tmp_path, cases={"base": {**CASE, "demand_df": "nothere.csv"}})
-    with pytest.raises(ConfigurationError, match="demand_df names .*nothere.csv, which does not exist"):
+    with pytest.raises(
+        ConfigurationError, match="demand_df names .*nothere.csv, which does not exist"
+    ):
         load_scenario(tmp_path, "example")
 
 
@@ -208,14 +226,22 @@ def test_no_units_at_all(tmp_path):
 
 def test_demand_without_its_series(tmp_path):
     make_scenario(tmp_path, files={"demand_df.csv": None})
-    with pytest.raises(InputDataError, match=r"unit 'demand1' needs the column 'demand1' in .*demand_df.csv \(not found\)"):
+    with pytest.raises(
+        InputDataError,
+        match=r"unit 'demand1' needs the column 'demand1' in .*demand_df.csv \(not found\)",
+    ):
         load_scenario(tmp_path, "example")
 
 
 def test_duplicate_unit_names(tmp_path):
-    plants = FILES["powerplant_units.csv"] + "coal1,hard coal,,hard coal,0.82,400,100,0.4,2,Operator 1\n"
+    plants = (
+        FILES["powerplant_units.csv"] + "coal1,hard coal,,hard coal,0.82,400,100,0.4,2,Operator 1\n"
+    )
     make_scenario(tmp_path, files={"powerplant_units.csv": plants})
-    with pytest.raises(InputDataError, match=r"duplicate unit name 'coal1' in file .*powerplant_units.csv lines 2 and 4"):
+    with pytest.raises(
+        InputDataError,
+        match=r"duplicate unit name 'coal1' in file .*powerplant_units.csv lines 2 and 4",
+    ):
         load_scenario(tmp_path, "example")
 
 
@@ -223,7 +249,10 @@ def test_duplicate_unit_names_across_files(tmp_path):
     demand = FILES["demand_units.csv"].replace("demand1", "coal1")
     series = FILES["demand_df.csv"].replace("demand1", "coal1")
     make_scenario(tmp_path, files={"demand_units.csv": demand, "demand_df.csv": series})
-    with pytest.raises(InputDataError, match="duplicate unit name 'coal1' in files .*powerplant_units.csv and .*demand_units.csv"):
+    with pytest.raises(
+        InputDataError,
+        match="duplicate unit name 'coal1' in files .*powerplant_units.csv and .*demand_units.csv",
+    ):
         load_scenario(tmp_path, "example")
 
 
@@ -249,7 +278,9 @@ def test_invalid_power_plant_values(tmp_path, column, value, expected):
     header, coal, wind = FILES["powerplant_units.csv"].splitlines()
     cells = coal.split(",")
     cells[header.split(",").index(column)] = value
-    make_scenario(tmp_path, files={"powerplant_units.csv": "\n".join([header, ",".join(cells), wind]) + "\n"})
+    make_scenario(
+        tmp_path, files={"powerplant_units.csv": "\n".join([header, ",".join(cells), wind]) + "\n"}
+    )
     with pytest.raises(InputDataError) as error:
         load_scenario(tmp_path, "example")
     message = str(error.value)
@@ -263,7 +294,9 @@ def test_negative_storage_capacity(tmp_path):
         "battery,li-ion,100,100,-5,st\n"
     )
     make_scenario(tmp_path, files={"storage_units.csv": storage})
-    with pytest.raises(InputDataError, match=r"storage_units.csv: row 'battery' \(line 2\), column 'capacity'"):
+    with pytest.raises(
+        InputDataError, match=r"storage_units.csv: row 'battery' \(line 2\), column 'capacity'"
+    ):
         load_scenario(tmp_path, "example")
 
 
@@ -284,14 +317,18 @@ def test_bidding_for_unknown_market_is_ignored_with_a_warning(tmp_path, caplog):
 
 
 def test_empty_bidding_cell_means_no_bids(tmp_path):
-    plants = FILES["powerplant_units.csv"].replace("wind onshore,powerplant_energy_naive", "wind onshore,")
+    plants = FILES["powerplant_units.csv"].replace(
+        "wind onshore,powerplant_energy_naive", "wind onshore,"
+    )
     make_scenario(tmp_path, files={"powerplant_units.csv": plants})
     assert units_by_name(load_scenario(tmp_path, "example"))["wind1"].bidding == {}
 
 
 def test_unknown_columns_are_kept_typed(tmp_path):
     plants = FILES["powerplant_units.csv"].replace("unit_operator\n", "unit_operator,lat,owner\n")
-    plants = plants.replace("Operator 1\n", "Operator 1,52.5,x\n").replace("Operator 2\n", "Operator 2,,y\n")
+    plants = plants.replace("Operator 1\n", "Operator 1,52.5,x\n").replace(
+        "Operator 2\n", "Operator 2,,y\n"
+    )
     make_scenario(tmp_path, files={"powerplant_units.csv": plants})
     units = units_by_name(load_scenario(tmp_path, "example"))
     assert (units["coal1"].params["lat"], units["wind1"].params["lat"]) == (52.5, None)
@@ -360,13 +397,18 @@ def test_missing_case_keys(tmp_path):
 
 def test_quarter_hour_demand_is_averaged(tmp_path):
     quarters = np.datetime64("2019-01-01T00:00") + np.arange(13) * np.timedelta64(15, "m")
-    lines = [f"{np.datetime_as_string(t, unit='m').replace('T', ' ')},{i}" for i, t in enumerate(quarters)]
+    lines = [
+        f"{np.datetime_as_string(t, unit='m').replace('T', ' ')},{i}"
+        for i, t in enumerate(quarters)
+    ]
     make_scenario(tmp_path, files={"demand_df.csv": "datetime,demand1\n" + "\n".join(lines) + "\n"})
     demand = units_by_name(load_scenario(tmp_path, "example"))["demand1"]
     assert demand.series["volume"].tolist() == [-1.5, -5.5, -9.5, -12.0]
 
 
 def test_operator_portfolio_strategies(tmp_path):
-    make_scenario(tmp_path, files={"unit_operators.csv": "name,bidding_EOM\nOperator 1,portfolio\neom_de,\n"})
+    make_scenario(
+        tmp_path, files={"unit_operators.csv": "name,bidding_EOM\nOperator 1,portfolio\neom_de,\n"}
+    )
     spec = load_scenario(tmp_path, "example")
     assert spec.operator_bidding == {"Operator 1": {"EOM": "portfolio"}, "eom_de": {}}

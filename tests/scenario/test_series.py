@@ -91,7 +91,8 @@ def test_resolution_that_does_not_divide_the_step(tmp_path):
 def test_irregular_spacing_names_the_lines(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text(
-        "datetime,a\n2019-01-01 00:00,1\n2019-01-01 01:00,1\n2019-01-01 03:00,1\n2019-01-01 04:00,1\n"
+        "datetime,a\n2019-01-01 00:00,1\n2019-01-01 01:00,1\n"
+        "2019-01-01 03:00,1\n2019-01-01 04:00,1\n"
     )
     with pytest.raises(InputDataError, match=r"lines 3 and 4 .* are 2 h apart, expected 1 h"):
         read_series(path, hours(3))
@@ -114,7 +115,9 @@ def test_bad_timestamp_names_line(tmp_path):
 
 def test_missing_value_names_file_column_and_timestamp(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("datetime,a,b\n2019-01-01 00:00,1,2\n2019-01-01 01:00,1,\n2019-01-01 02:00,1,3\n")
+    path.write_text(
+        "datetime,a,b\n2019-01-01 00:00,1,2\n2019-01-01 01:00,1,\n2019-01-01 02:00,1,3\n"
+    )
     with pytest.raises(InputDataError) as error:
         read_series(path, hours(2))
     message = str(error.value)
@@ -183,7 +186,9 @@ def test_a_year_of_quarter_hours_with_100_columns_loads_quickly(tmp_path):
         np.datetime64("2019-01-01T00:00") + np.arange(rows) * np.timedelta64(15, "m"), unit="s"
     )
     values = np.random.default_rng(0).random((rows, 100)) * 1000
-    body = "\n".join(f"{s},{','.join(f'{v:.3f}' for v in row)}" for s, row in zip(stamps, values))
+    body = "\n".join(
+        f"{s},{','.join(f'{v:.3f}' for v in row)}" for s, row in zip(stamps, values, strict=True)
+    )
     path = tmp_path / "big.csv"
     path.write_text("datetime," + ",".join(f"u{i}" for i in range(100)) + "\n" + body + "\n")
     index = TimeIndex.inclusive(START, START + 364 * 86400 + 23 * 3600, 3600)
