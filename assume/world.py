@@ -19,6 +19,7 @@ from mango.util.clock import ExternalClock
 from mango.util.termination_detection import tasks_complete_or_sleeping
 
 from assume.errors import ConfigurationError
+from assume.forecasts import Forecasts
 from assume.local_container import LocalContainer
 from assume.markets.config import MarketConfig
 from assume.markets.role import MarketRole
@@ -81,6 +82,7 @@ class World:
         self.unit_operators: dict[str, _Operator] = {}
         self.unit_owner: dict[str, str] = {}
         self.bidding_params: dict = {}
+        self.forecasts: dict[str, np.ndarray] = {}
         self.result: dict = {}
 
     # -- building ----------------------------------------------------------------------
@@ -192,7 +194,9 @@ class World:
         self.unit_owner[id] = unit_operator_id
 
     # -- running -----------------------------------------------------------------------
-    def _strategy_groups(self, operator: _Operator) -> dict[str, list[BiddingStrategy]]:
+    def _strategy_groups(
+        self, operator: _Operator, forecasts: Forecasts
+    ) -> dict[str, list[BiddingStrategy]]:
         """Group each fleet's units by (market, strategy): one strategy instance per group."""
         groups: dict[tuple[str, str, str], list[int]] = {}
         for unit_id, (unit_type, bidding) in operator.bidding.items():
@@ -208,6 +212,7 @@ class World:
                     operator.fleets[unit_type],
                     np.array(rows, dtype="int64"),
                     self.markets[market_id],
+                    forecasts,
                     **self.bidding_params,
                 )
             )
@@ -232,15 +237,21 @@ class World:
             container.register(agent, suggested_aid=operator_id)
         self.market_agents = sorted(set(market_addrs.values()), key=lambda a: a.aid)
         self.operator_agents = []
-        for operator_id, operator in self.unit_operators.items():
+        for operator in self.unit_operators.values():
             for fleet in operator.fleets.values():
                 fleet.freeze()
+        forecasts = Forecasts(
+            self.index,
+            [f for o in self.unit_operators.values() for f in o.fleets.values()],
+            self.forecasts,
+        )
+        for operator_id, operator in self.unit_operators.items():
             agent = RoleAgent()
             role = UnitsOperatorRole(
                 operator_id,
                 self.index,
                 operator.fleets,
-                self._strategy_groups(operator),
+                self._strategy_groups(operator, forecasts),
                 market_addrs,
                 output_addr,
             )

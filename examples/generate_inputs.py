@@ -399,7 +399,7 @@ def write_example_02(folder: Path) -> None:
     write_csv(
         folder / "exchange_units.csv",
         ["name", "bidding_DAM", "price_import", "price_export", "unit_operator"],
-        [["de_exchange", "exchange_energy_naive", 60, 20, "exchange_operator"]],
+        [["de_exchange", "exchange_energy_naive", 60, 40, "exchange_operator"]],
     )
     write_csv(
         folder / "demand_units.csv",

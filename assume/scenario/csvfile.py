@@ -8,6 +8,7 @@ it concerns a cell, the row (index value and line number), the column and what w
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from assume.errors import InputDataError
 
 MISSING_MARKERS = frozenset({"", "n.a.", "None", "-", "none", "nan", "NaN"})
 
-_TIMESTAMP_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
+TIMESTAMP_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 
 
 def read_table(path: str | Path, index_label: str = "index value") -> Table:
@@ -63,7 +64,7 @@ def _split_plain(text: str) -> tuple[list[str] | None, list[int], list[str]]:
 
 def _split_quoted(text: str) -> tuple[list[str] | None, list[int], list[list[str]]]:
     """Header cells, line numbers and cells of a file that uses CSV quoting."""
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = None
     numbers: list[int] = []
     rows: list[list[str]] = []
@@ -191,7 +192,7 @@ class Table:
                 f"{self.path} line 1: column {unnamed[0]} has no name; expected a header line "
                 "with a name for every column"
             )
-        if _TIMESTAMP_LIKE.match(self.index_name) or all(_is_number(c) for c in self.columns):
+        if TIMESTAMP_LIKE.match(self.index_name) or all(_is_number(c) for c in self.columns):
             raise InputDataError(
                 f"{self.path}: the first line {','.join([self.index_name, *self.columns])!r} "
                 "looks like data; expected a header line with column names"

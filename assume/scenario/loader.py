@@ -195,7 +195,10 @@ def load_config_file(
     start = parse_datetime(_required(settings, "start_date", where), f"{where}: start_date")
     end = parse_datetime(_required(settings, "end_date", where), f"{where}: end_date")
     step = parse_duration(_required(settings, "time_step", where), f"{where}: time_step")
-    index = TimeIndex.inclusive(start, end, step)
+    try:
+        index = TimeIndex.inclusive(start, end, step)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
     markets = _markets(settings, where)
     files = _InputFiles(input_path, settings, where)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from assume.errors import InputDataError
-from assume.scenario.csvfile import Table, read_table
+from assume.scenario.csvfile import TIMESTAMP_LIKE, Table, read_table
 from assume.timeutil import TimeIndex, format_datetime
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def read_fuel_prices(path: str | Path, index: TimeIndex) -> dict[str, np.ndarray
             fuel: _constant(table.floats(fuel, required=True)[0], index.length)
             for fuel in table.columns
         }
-    if not _looks_like_timestamp(table.index[0]):
+    if not TIMESTAMP_LIKE.match(table.index[0]):
         raise InputDataError(
             f"{table.path}: {len(table)} rows with index {table.index[0]!r}, ...; expected either "
             "a single row of prices (index column 'fuel', row 'price') or one row per timestamp"
@@ -88,22 +88,19 @@ def series_from_table(
 
 def parse_timestamps(table: Table) -> np.ndarray:
     """The table's index as int64 epoch seconds; naive timestamps are UTC."""
-    try:
-        # numpy converts explicit offsets (``+01:00``, ``Z``) to UTC and warns that it did
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            stamps = np.array(table.index, dtype="datetime64[s]")
-    except ValueError:
-        stamps = None
-    bad = _first_bad_timestamp(table.index) if stamps is None else None
-    if stamps is not None and np.isnat(stamps).any():
-        bad = int(np.argmax(np.isnat(stamps)))
-    if bad is not None:
-        raise InputDataError(
-            f"{table.path} line {table.line_numbers[bad]}: {table.index[bad]!r} is not a timestamp;"
-            f" expected one such as '2019-01-01 00:00:00' in the first column ({table.index_name})"
-        )
-    return stamps.astype(np.int64)
+    bad = next((r for r, v in enumerate(table.index) if not TIMESTAMP_LIKE.match(v)), None)
+    if bad is None:
+        try:
+            # numpy converts explicit offsets (``+01:00``, ``Z``) to UTC and warns that it did
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return np.array(table.index, dtype="datetime64[s]").astype(np.int64)
+        except ValueError:
+            bad = _first_bad_timestamp(table.index)
+    raise InputDataError(
+        f"{table.path} line {table.line_numbers[bad]}: {table.index[bad]!r} is not a timestamp;"
+        f" expected one such as '2019-01-01 00:00:00' in the first column ({table.index_name})"
+    )
 
 
 def _first_bad_timestamp(values: list[str]) -> int:
@@ -219,14 +216,6 @@ def _average(values: np.ndarray, rows_per_step: int) -> np.ndarray:
 
 def _constant(value: float, length: int) -> np.ndarray:
     return np.full(length, float(value))
-
-
-def _looks_like_timestamp(text: str) -> bool:
-    try:
-        np.datetime64(text, "s")
-    except ValueError:
-        return False
-    return text[:1].isdigit()
 
 
 def format_duration(seconds: int) -> str:

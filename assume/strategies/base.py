@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from assume.forecasts import Forecasts
 from assume.markets.config import MarketConfig
 from assume.markets.orderbook import Orderbook
 from assume.units.base import Fleet
@@ -21,8 +22,17 @@ class BiddingStrategy:
 
     unit_types: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, fleet: Fleet, rows: np.ndarray, market: MarketConfig, **params):
+    def __init__(
+        self,
+        name: str,
+        fleet: Fleet,
+        rows: np.ndarray,
+        market: MarketConfig,
+        forecasts: Forecasts | None = None,
+        **params,
+    ):
         self.name = name
+        self.forecasts = forecasts
         self.fleet = fleet
         self.rows = rows
         self.market = market
