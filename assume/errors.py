@@ -23,3 +23,9 @@ class PeerError(AssumeError):
     """A distributed peer (worker, manager, broker) failed or misbehaved."""
 
     exit_code = 1
+
+
+class SimulationError(AssumeError):
+    """An agent failed while the simulation ran (e.g. an error in a bidding strategy)."""
+
+    exit_code = 1

@@ -54,13 +54,10 @@ class UnitsOperatorRole(MessengerRole):
         self.rejections: list[tuple[str, str, str]] = []
 
     def setup(self) -> None:
-        subscribe = self.context.subscribe_message
-        subscribe(self, self.handle_opening, lambda c, m: isinstance(c, Opening))
-        subscribe(self, self.handle_feedback, lambda c, m: isinstance(c, ClearingFeedback))
-        subscribe(
-            self, self.handle_registration_reply, lambda c, m: isinstance(c, RegistrationReply)
-        )
-        subscribe(self, self.handle_end, lambda c, m: isinstance(c, SimulationEnd))
+        self.on(Opening, self.handle_opening)
+        self.on(ClearingFeedback, self.handle_feedback)
+        self.on(RegistrationReply, self.handle_registration_reply)
+        self.on(SimulationEnd, self.handle_end)
 
     def on_ready(self) -> None:
         for market_id in sorted(self.strategies):

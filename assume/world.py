@@ -18,7 +18,7 @@ from mango.messages.message import AgentAddress
 from mango.util.clock import ExternalClock
 from mango.util.termination_detection import tasks_complete_or_sleeping
 
-from assume.errors import ConfigurationError
+from assume.errors import ConfigurationError, SimulationError
 from assume.forecasts import Forecasts
 from assume.local_container import LocalContainer
 from assume.markets.config import MarketConfig
@@ -30,7 +30,7 @@ from assume.outputs.writers import open_writers
 from assume.progress import Progress
 from assume.strategies import get_strategy
 from assume.strategies.base import BiddingStrategy
-from assume.timeutil import TimeIndex, parse_datetime, parse_duration
+from assume.timeutil import TimeIndex, format_datetime, parse_datetime, parse_duration
 from assume.units import Fleet, get_fleet_type
 
 logger = logging.getLogger(__name__)
@@ -222,6 +222,7 @@ class World:
         writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
         output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours)
         output_role.post = container.deliver
+        output_role.on_failure = self._record_failure
         output_agent = RoleAgent()
         output_agent.add_role(output_role)
         container.register(output_agent, suggested_aid=OUTPUT_AGENT)
@@ -232,6 +233,7 @@ class World:
             for market_id in market_ids:
                 role = MarketRole(self.markets[market_id], self.start, self.end, output_addr)
                 role.post = container.deliver
+                role.on_failure = self._record_failure
                 agent.add_role(role)
                 market_addrs[market_id] = AgentAddress(container.addr, operator_id)
             container.register(agent, suggested_aid=operator_id)
@@ -256,45 +258,53 @@ class World:
                 output_addr,
             )
             role.post = container.deliver
+            role.on_failure = self._record_failure
             agent.add_role(role)
             container.register(agent, suggested_aid=operator_id)
             self.operator_agents.append(AgentAddress(container.addr, operator_id))
         return output_role
 
-    async def async_run(self, start=None, end=None) -> dict:
-        """Run the simulation to the end; returns a summary (wall time, rows written)."""
+    async def async_run(self) -> dict:
+        """Run the simulation to the end; returns a summary (wall time, rows written).
+
+        If the run stops early (an error in an agent, Ctrl-C), the dispatch executed so far is
+        reported and every result computed so far is written before the error propagates."""
         self._require_setup()
         if not self.markets:
             raise ConfigurationError("no markets: add at least one with add_market")
         wall_start = time.perf_counter()
         clock = ExternalClock(self.start)
         container = LocalContainer(clock, self.addr)
+        self._failures: list[BaseException] = []
         output_role = self._build_agents(container)
         finished = False
         progress = Progress(self.start, self.end, enabled=self.progress)
         await container.start()
         try:
             container.on_ready()
-            await tasks_complete_or_sleeping(container)  # registrations are answered
+            await self._settle(container)  # registrations are answered
             for address in self.market_agents:
-                await container.send_message(
-                    SimulationStart(self.start), address, sender_id="world"
-                )
+                container.deliver(SimulationStart(self.start), address, "world")
             await self._run_clock(container, clock, progress)
-            for address in self.operator_agents:
-                await container.send_message(SimulationEnd(self.end), address, sender_id="world")
-            await tasks_complete_or_sleeping(container)
             finished = True
         finally:
             progress.close()
-            written = output_role.finish()
+            until = self.end if finished else clock.time
+            try:
+                for address in self.operator_agents:
+                    container.deliver(SimulationEnd(until), address, "world")
+                # a bound, not a synchronisation: a broken agent must not block the flush
+                await asyncio.wait_for(tasks_complete_or_sleeping(container), 60)
+            except (Exception, asyncio.CancelledError):
+                logger.exception("could not collect the last dispatch reports")
+            output_role.finish()
             if not finished:
                 logger.error(
-                    "simulation %s stopped early at %s; %d result rows computed so far "
+                    "simulation %s stopped early at %s; all %d result rows computed so far "
                     "were written",
                     self.simulation_id,
-                    clock.time,
-                    written,
+                    format_datetime(int(clock.time)),
+                    output_role.rows_written,
                 )
             await container.shutdown()
         self.result = {
@@ -304,13 +314,26 @@ class World:
         }
         return self.result
 
+    def _record_failure(self, error: BaseException) -> None:
+        self._failures.append(error)
+
+    async def _settle(self, container) -> None:
+        """Wait until every agent is idle; raise if an agent failed meanwhile."""
+        await tasks_complete_or_sleeping(container)
+        if self._failures:
+            error = self._failures[0]
+            raise SimulationError(
+                f"simulation {self.simulation_id} stopped: an agent failed with "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
     async def _run_clock(self, container, clock: ExternalClock, progress) -> None:
         """Move the clock from event to event once every agent is idle. In real-time mode
         each event also waits until the wall clock has reached it (simulation time t happens
         at wall time ``wall_start + (t - start)``)."""
         wall_start = time.time()
         while True:
-            await tasks_complete_or_sleeping(container)
+            await self._settle(container)
             moment = clock.get_next_activity()
             if moment is None or moment > self.end:
                 break

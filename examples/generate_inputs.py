@@ -175,10 +175,21 @@ def write_powerplants(path: Path, market_id: str, plants: Sequence[tuple]) -> No
     rows = []
     for name, technology, max_power, min_power, efficiency, cost, ramp, operator in plants:
         fuel_type, emission_factor = TECHNOLOGIES[technology]
-        strategy = "powerplant_energy_naive"
         rows.append(
-            (name, technology, strategy, fuel_type, emission_factor, max_power, min_power)
-            + (efficiency, cost, ramp, ramp, operator)
+            [
+                name,
+                technology,
+                "powerplant_energy_naive",
+                fuel_type,
+                emission_factor,
+                max_power,
+                min_power,
+                efficiency,
+                cost,
+                ramp,
+                ramp,
+                operator,
+            ]
         )
     write_csv(path, header, rows)
 
@@ -438,7 +449,7 @@ def write_example_02(folder: Path) -> None:
         1,
     )
     # daily fuel prices as a random walk around the constant prices, held for every hour of the day
-    # (ASSUME does not upsample: a file with one row per day would be dropped)
+    # (series are never upsampled; ASSUME 0.6.0 even fails on a file with one row per day)
     days = (end - start).days + 1
     fuel_prices = {}
     for fuel, price in FUEL_PRICES.items():

@@ -108,16 +108,10 @@ class MarketRole(MessengerRole):
         self.closings: list[int] = []
 
     def setup(self) -> None:
-        self.context.subscribe_message(
-            self, self.handle_registration, lambda c, m: isinstance(c, Registration)
-        )
-        self.context.subscribe_message(
-            self, self.handle_orders, lambda c, m: isinstance(c, OrderSubmission)
-        )
+        self.on(Registration, self.handle_registration)
+        self.on(OrderSubmission, self.handle_orders)
 
-        self.context.subscribe_message(
-            self, self.handle_start, lambda c, m: isinstance(c, SimulationStart)
-        )
+        self.on(SimulationStart, self.handle_start)
 
     def handle_start(self, content: SimulationStart, meta: dict) -> None:
         """Registration is over: start the opening schedule."""
@@ -135,7 +129,7 @@ class MarketRole(MessengerRole):
     def _schedule_next_event(self) -> None:
         moment = self._next_event_time()
         if moment is not None:
-            self.context.schedule_timestamp_task(self._event(moment), moment)
+            self.context.schedule_timestamp_task(self.guarded(self._event)(moment), moment)
 
     async def _event(self, moment: int) -> None:
         # closings first, so that operators know earlier results before they bid again

@@ -49,9 +49,7 @@ class OutputRole(MessengerRole):
         self.rows_written = 0
 
     def setup(self) -> None:
-        self.context.subscribe_message(
-            self, self.handle_rows, lambda c, m: isinstance(c, OutputRows)
-        )
+        self.on(OutputRows, self.handle_rows)
 
     def handle_rows(self, content: OutputRows, meta: dict) -> None:
         parts = content.columns if isinstance(content.columns, list) else [content.columns]

@@ -214,6 +214,8 @@ def load_config_file(
     _check_unique_names(units, files)
     fuel_prices = _read_optional(files, "fuel_prices_df", lambda p: read_fuel_prices(p, index))
     forecasts = _read_optional(files, "forecasts_df", lambda p: read_series(p, index))
+    # plants share the fuel price arrays, so none of them may change one in place
+    fuel_prices = {name: _frozen(values) for name, values in fuel_prices.items()}
     _attach_series(units, files, index, fuel_prices)
     return ScenarioSpec(
         scenario=scenario,
@@ -229,7 +231,7 @@ def load_config_file(
         markets=markets,
         units=units,
         forecasts={name: _frozen(values) for name, values in forecasts.items()},
-        fuel_prices={name: _frozen(values) for name, values in fuel_prices.items()},
+        fuel_prices=fuel_prices,
         config_path=config_path,
         input_path=input_path,
         extra={key: value for key, value in settings.items() if key not in _CASE_KEYS},
