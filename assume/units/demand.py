@@ -13,8 +13,8 @@ class DemandFleet(Fleet):
         "max_power": 0.0,
         "min_power": 0.0,
         "price": 3000.0,
-        "elasticity": -0.1,
-        "num_bids": 10.0,
+        "elasticity": 0.0,
+        "num_bids": 1.0,
     }
-    text_parameters = {"technology": "", "node": "node0", "elasticity_model": "linear"}
+    text_parameters = {"technology": "", "node": "node0", "elasticity_model": ""}
     series = {"volume": 0.0, "availability": 1.0}

@@ -28,15 +28,15 @@ class PowerPlantFleet(Fleet):
         "additional_cost": 0.0,
         "ramp_up": np.nan,
         "ramp_down": np.nan,
-        "min_operating_time": 0.0,
-        "min_down_time": 0.0,
+        "min_operating_time": 1.0,
+        "min_down_time": 1.0,
         "hot_start_cost": 0.0,
         "warm_start_cost": 0.0,
         "cold_start_cost": 0.0,
-        "downtime_hot_start": 8.0,
-        "downtime_warm_start": 10.0,
+        "downtime_hot_start": 0.0,
+        "downtime_warm_start": 0.0,
     }
-    text_parameters = {"technology": "", "node": "node0", "fuel_type": ""}
+    text_parameters = {"technology": "", "node": "node0", "fuel_type": "others"}
     series = {"availability": 1.0, "fuel_price": 0.0, "co2_price": 0.0}
 
     def prepare(self) -> None:

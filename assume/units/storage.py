@@ -20,7 +20,7 @@ class StorageFleet(Fleet):
         "min_soc": 0.0,
         "max_soc": 1.0,
         "capacity": None,
-        "initial_soc": 0.5,
+        "initial_soc": 0.0,
         "additional_cost_charge": 0.0,
         "additional_cost_discharge": 0.0,
         "ramp_up_charge": np.nan,
