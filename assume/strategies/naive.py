@@ -27,18 +27,23 @@ class EnergyNaiveStrategy(BiddingStrategy):
                     volume = np.zeros(len(rows))
                 per_product.append((price, volume))
             return self.orders(products, per_product)
-        previous = None
+        previous = op_time = None
         for step in self.steps(products).tolist():
             if not 0 <= step < length:
                 per_product.append((np.zeros(len(rows)), np.zeros(len(rows))))
                 continue
             if previous is None:
                 previous = fleet.previous_power(rows, step)
+                op_time = fleet.operation_time(rows, step) if fleet.has_ramps else 0
             current = fleet.energy[rows, step]
             free = np.maximum(fleet.available_power[rows, step] - current, 0.0)
-            volume = fleet.ramp(rows, previous, free, current)
+            volume = fleet.ramp(rows, op_time, previous, free, current)
             per_product.append((fleet.marginal_cost[rows, step], volume))
             previous = volume + current
+            if fleet.has_ramps:
+                op_time = np.where(
+                    previous > 0, np.maximum(op_time, 0) + 1, np.minimum(op_time, 0) - 1
+                )
         return self.orders(products, per_product)
 
 

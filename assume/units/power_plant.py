@@ -7,17 +7,9 @@ import numpy as np
 from assume.units.base import Fleet
 
 
-def ramp_limit(previous, power, current, ramp_up, ramp_down):
-    """Limit an additional offer ``power`` (on top of ``current`` already sold) so that the
-    total stays within ramp_up/ramp_down of ``previous``; NaN ramps are unlimited."""
-    upper = np.where(np.isnan(ramp_up), np.inf, previous + ramp_up - current)
-    lower = np.where(np.isnan(ramp_down), -np.inf, previous - ramp_down - current)
-    return np.maximum(np.minimum(power, upper), np.maximum(lower, 0.0))
-
-
 class PowerPlantFleet(Fleet):
     """Power plants: marginal cost from fuel, CO2 and additional cost; availability,
-    minimum power and ramp limits on the executed dispatch."""
+    minimum power, ramp limits and minimum up/down times on offers and executed dispatch."""
 
     unit_type = "power_plant"
     parameters = {
@@ -47,47 +39,92 @@ class PowerPlantFleet(Fleet):
             + self.p["additional_cost"][:, None]
         )
         self.available_power = self.s["availability"] * self.p["max_power"][:, None]
-        self.has_ramps = bool(
-            len(self) and not (np.isnan(self.p["ramp_up"]) & np.isnan(self.p["ramp_down"])).all()
-        )
+        # ASSUME applies ramp limits and minimum up/down times only to units with a ramp
+        self.ramped = ~(np.isnan(self.p["ramp_up"]) & np.isnan(self.p["ramp_down"]))
+        self.has_ramps = bool(self.ramped.any())
+        self.memory = np.maximum(
+            np.maximum(self.p["min_operating_time"], self.p["min_down_time"]), 1
+        ).astype("int64")
 
     def previous_power(self, rows, step: int) -> np.ndarray:
-        """Executed power in the step before ``step`` (0 before the index starts)."""
+        """Power in the step before ``step`` (0 before the index starts)."""
         if step <= 0:
             return np.zeros(len(rows))
         return self.energy[rows, step - 1]
 
-    def ramp(self, rows, previous, power, current):
+    def operation_time(self, rows, step: int) -> np.ndarray:
+        """Steps the unit has run (> 0) or stood still (< 0) just before ``step``, looking back
+        at most max(min_operating_time, min_down_time, 1) steps; before the index starts a unit
+        counts as running that long."""
+        memory = self.memory[rows]
+        if step <= 0:
+            return memory.copy()
+        width = int(min(memory.max(), step))
+        history = self.energy[rows, step - width : step][:, ::-1] > 0
+        running = history[:, 0]
+        same = history == running[:, None]
+        same &= np.arange(width)[None, :] < np.minimum(memory, step)[:, None]
+        run = np.where(same.all(axis=1), same.sum(axis=1), np.argmin(same, axis=1))
+        return np.where(running, run, -run)
+
+    def ramp(self, rows, op_time, previous, power, current):
+        """Limit an offer ``power`` on top of ``current`` (already sold) by minimum up/down
+        times and ramp rates, given the power ``previous`` in the step before."""
         if not self.has_ramps:
             return power
-        return ramp_limit(
-            previous, power, current, self.p["ramp_up"][rows], self.p["ramp_down"][rows]
+        p = self.p
+        up, down = p["ramp_up"][rows], p["ramp_down"][rows]
+        min_power, max_power = p["min_power"][rows], p["max_power"][rows]
+        limited = np.where(
+            (power > 0) & (op_time < 0) & (op_time > -p["min_down_time"][rows]), 0.0, power
         )
+        limited = np.where(
+            (power == 0) & (op_time > 0) & (op_time < p["min_operating_time"][rows]),
+            min_power,
+            limited,
+        )
+        off = limited == 0
+        with np.errstate(invalid="ignore"):
+            limited = np.where(
+                np.isnan(up),
+                limited,
+                np.minimum(limited, np.minimum(previous + up - current, max_power - current)),
+            )
+            limited = np.where(
+                np.isnan(down),
+                limited,
+                np.maximum(limited, np.maximum(previous - down - current, min_power - current)),
+            )
+        limited = np.where(off, 0.0, limited)
+        return np.where(self.ramped[rows], limited, power)
 
     def execute(self, first: int, stop: int) -> None:
         if not self.has_ramps:
             # without ramps each step stands alone: execute the whole window at once
             planned = self.energy[:, first:stop]
-            power = np.where(
-                planned > 0,
-                np.maximum(
-                    np.minimum(planned, self.available_power[:, first:stop]),
-                    self.p["min_power"][:, None],
-                ),
-                planned,
-            )
-            self.energy[:, first:stop] = power
-            self.generation_costs[:, first:stop] = power * self.marginal_cost[:, first:stop]
-            return
-        rows = np.arange(len(self))
-        for step in range(first, stop):
-            planned = self.energy[:, step]
-            power = self.ramp(rows, self.previous_power(rows, step), planned, 0.0)
-            running = power > 0
-            power = np.where(
-                running,
-                np.maximum(np.minimum(power, self.available_power[:, step]), self.p["min_power"]),
-                power,
-            )
-            self.energy[:, step] = power
-            self.generation_costs[:, step] = power * self.marginal_cost[:, step]
+            self.energy[:, first:stop] = self._bounded(planned, first, stop)
+        else:
+            rows = np.arange(len(self))
+            for step in range(first, stop):
+                power = self.ramp(
+                    rows,
+                    self.operation_time(rows, step),
+                    self.previous_power(rows, step),
+                    self.energy[:, step],
+                    0.0,
+                )
+                self.energy[:, step] = self._bounded(power[:, None], step, step + 1)[:, 0]
+        self.generation_costs[:, first:stop] = (
+            self.energy[:, first:stop] * self.marginal_cost[:, first:stop]
+        )
+
+    def _bounded(self, power, first: int, stop: int):
+        """Running units produce between min_power and their available power."""
+        return np.where(
+            power > 0,
+            np.maximum(
+                np.minimum(power, self.available_power[:, first:stop]),
+                self.p["min_power"][:, None],
+            ),
+            power,
+        )
