@@ -1,0 +1,93 @@
+"""Market configuration: the opening schedule and products."""
+
+import numpy as np
+import pytest
+
+from assume.errors import ConfigurationError
+from assume.markets.config import MarketConfig, MarketProduct
+from assume.timeutil import parse_datetime
+
+DAY = 86400
+START = parse_datetime("2019-01-01 00:00")
+
+
+def hourly(**extra):
+    raw = {
+        "products": [{"duration": "1h", "count": 1, "first_delivery": "1h"}],
+        "opening_frequency": "1h",
+        "opening_duration": "1h",
+    }
+    raw.update(extra)
+    return MarketConfig.from_dict("EOM", raw)
+
+
+def test_hourly_market_over_one_day_has_23_openings():
+    openings = hourly().openings(START, START + DAY)
+    assert len(openings) == 23
+    assert openings[0] == START and openings[-1] == START + 22 * 3600
+    assert hourly().products_at(openings[-1]).tolist() == [[START + 23 * 3600, START + DAY]]
+
+
+def test_day_ahead_market_offers_24_hours_of_the_next_day():
+    market = MarketConfig.from_dict(
+        "DAM",
+        {
+            "products": [{"duration": "1h", "count": 24, "first_delivery": "24h"}],
+            "opening_frequency": "24h",
+            "opening_duration": "1h",
+        },
+    )
+    # three days: openings on day 1 and 2 deliver days 2 and 3; day 3's would end after the end
+    openings = market.openings(START, START + 3 * DAY)
+    assert openings.tolist() == [START, START + DAY]
+    products = market.products_at(START)
+    assert len(products) == 24
+    assert products[0].tolist() == [START + DAY, START + DAY + 3600]
+    assert products[-1].tolist() == [START + 2 * DAY - 3600, START + 2 * DAY]
+
+
+def test_market_dates_narrow_the_schedule():
+    market = hourly(start_date="2019-01-01 06:00", end_date="2019-01-01 12:00")
+    openings = market.openings(START, START + DAY)
+    assert openings[0] == START + 6 * 3600
+    # the 11:00 opening's product 12:00-13:00 would end after the market's end
+    assert openings[-1] == START + 10 * 3600
+
+
+@pytest.mark.parametrize(
+    "frequency, seconds",
+    [("15min", 900), ("15m", 900), ("1d", DAY), ("7d", 7 * DAY), ("1w", 7 * DAY)],
+)
+def test_opening_frequency_spellings(frequency, seconds):
+    assert hourly(opening_frequency=frequency).opening_frequency == seconds
+
+
+def test_several_product_definitions_in_one_opening():
+    market = MarketConfig(
+        "M", [MarketProduct(3600, 2, 0), MarketProduct(4 * 3600, 1, 0)], opening_frequency=DAY
+    )
+    assert market.products_at(0).tolist() == [[0, 3600], [3600, 7200], [0, 14400]]
+
+
+def test_horizon_shorter_than_any_product_gives_no_opening():
+    assert len(hourly().openings(START, START + 3600)) == 0
+    assert isinstance(hourly().openings(START, START), np.ndarray)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"products": []}, "products: expected a list"),
+        ({"products": [{"count": 1}]}, r"products\[0\]: expected a mapping with a duration"),
+        ({"products": [{"duration": "soon"}]}, r"products\[0\].duration: expected a duration"),
+        ({"products": [{"duration": "1h"}], "opening_frequency": "often"}, "opening_frequency"),
+        (
+            {"products": [{"duration": "1h"}], "maximum_bid_price": "high"},
+            "maximum_bid_price: expected a number",
+        ),
+        ({"products": [{"duration": "1h"}], "colour": "red"}, "unknown key"),
+    ],
+)
+def test_invalid_market_configs_name_the_field(raw, message):
+    with pytest.raises(ConfigurationError, match=message):
+        MarketConfig.from_dict("EOM", raw, "scenario/config.yaml")
