@@ -223,7 +223,7 @@ class MarketRole(MessengerRole):
         market_id = self.market.market_id
         count = len(products)
         columns = {
-            "time": np.full(count, opening + self.market.opening_duration).astype("datetime64[s]"),
+            "time": meta["product_start"].astype("datetime64[s]"),  # as ASSUME writes it
             "product_start": meta["product_start"].astype("datetime64[s]"),
             "product_end": meta["product_end"].astype("datetime64[s]"),
             "market_id": np.full(count, market_id),

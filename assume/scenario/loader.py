@@ -185,13 +185,13 @@ def load_config_file(
     """Load study case ``case`` (default: the first) of a config.yaml and the CSVs it names.
 
     CSVs are read from the config file's folder, or from the case's ``input_path`` (relative
-    to the config file). ``scenario`` defaults to the name of the config file's folder.
+    to the config file). ``scenario`` defaults to the name of the folder holding the CSVs.
     """
     config_path = Path(config_path)
     case, settings = _select_case(config_path, case)
-    scenario = scenario or config_path.resolve().parent.name
     where = f"{config_path}, case {case!r}"
     input_path = _input_path(config_path, settings, where)
+    scenario = scenario or input_path.resolve().name
     start = parse_datetime(_required(settings, "start_date", where), f"{where}: start_date")
     end = parse_datetime(_required(settings, "end_date", where), f"{where}: end_date")
     step = parse_duration(_required(settings, "time_step", where), f"{where}: time_step")

@@ -67,6 +67,24 @@ class PowerPlantFleet(Fleet):
         run = np.where(same.all(axis=1), same.sum(axis=1), np.argmin(same, axis=1))
         return np.where(running, run, -run)
 
+    def starting_costs(self, rows, op_time) -> np.ndarray:
+        """Start-up cost (EUR) of each unit after standing still ``-op_time`` steps; 0 for a
+        running unit (op_time > 0). As in ASSUME, the hot/warm/cold costs are per MW of
+        max_power and the downtime thresholds are hours, compared with steps."""
+        p = self.p
+        hours = self.index.step / 3600.0
+        downtime = np.abs(op_time)
+        cost = np.where(
+            downtime <= p["downtime_hot_start"][rows] / hours,
+            p["hot_start_cost"][rows],
+            np.where(
+                downtime <= p["downtime_warm_start"][rows] / hours,
+                p["warm_start_cost"][rows],
+                p["cold_start_cost"][rows],
+            ),
+        )
+        return np.where(op_time > 0, 0.0, cost * p["max_power"][rows])
+
     def ramp(self, rows, op_time, previous, power, current):
         """Limit an offer ``power`` on top of ``current`` (already sold) by minimum up/down
         times and ramp rates, given the power ``previous`` in the step before."""

@@ -369,7 +369,7 @@ def test_input_path_relative_to_the_config_file(tmp_path):
     config.write_text(yaml.safe_dump({"base": {**CASE, "input_path": "../data"}}))
     spec = load_config_file(config)
     assert spec.input_path.resolve() == data.resolve()
-    assert spec.simulation_id == "configs_base"
+    assert spec.simulation_id == "data_base"  # named after the folder holding the CSVs
     assert len(spec.units) == 3
     assert load_config_file(config, scenario="mine").simulation_id == "mine_base"
 
