@@ -109,7 +109,8 @@ def test_sqlite_output(tmp_path):
         (lambda w: w.add_market("market_operator", HOUR), "duplicate market id 'EOM'"),
         (
             lambda w: w.add_unit("x", "windmill", "plants", {}),
-            "unknown unit type 'windmill'; known unit types: demand, exchange, power_plant, storage",
+            "unknown unit type .windmill.; known unit types: "
+            "demand, exchange, power_plant, storage",
         ),
         (
             lambda w: w.add_unit("cheap", "power_plant", "plants", {"max_power": 1}),

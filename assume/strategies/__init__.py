@@ -2,18 +2,27 @@
 
 from assume.errors import ConfigurationError
 from assume.strategies.base import BiddingStrategy
+from assume.strategies.elastic import EnergyHeuristicElasticStrategy
+from assume.strategies.flexable import EnergyHeuristicFlexableStrategy
+from assume.strategies.flexable_storage import StorageEnergyHeuristicFlexableStrategy
 from assume.strategies.naive import EnergyNaiveStrategy, ExchangeEnergyNaiveStrategy
 
 STRATEGIES: dict[str, type[BiddingStrategy]] = {
     "powerplant_energy_naive": EnergyNaiveStrategy,
     "demand_energy_naive": EnergyNaiveStrategy,
     "exchange_energy_naive": ExchangeEnergyNaiveStrategy,
+    "powerplant_energy_heuristic_flexable": EnergyHeuristicFlexableStrategy,
+    "storage_energy_heuristic_flexable": StorageEnergyHeuristicFlexableStrategy,
+    "demand_energy_heuristic_elastic": EnergyHeuristicElasticStrategy,
 }
 
 # names of earlier ASSUME releases that scenario folders still use
 ALIASES: dict[str, str] = {
     "naive_eom": "powerplant_energy_naive",
     "naive_exchange": "exchange_energy_naive",
+    "flexable_eom": "powerplant_energy_heuristic_flexable",
+    "flexable_eom_storage": "storage_energy_heuristic_flexable",
+    "elastic_demand": "demand_energy_heuristic_elastic",
 }
 
 

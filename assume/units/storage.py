@@ -15,6 +15,8 @@ class StorageFleet(Fleet):
     parameters = {
         "max_power_charge": None,
         "max_power_discharge": None,
+        "min_power_charge": 0.0,
+        "min_power_discharge": 0.0,
         "efficiency_charge": 1.0,
         "efficiency_discharge": 1.0,
         "min_soc": 0.0,
@@ -34,8 +36,13 @@ class StorageFleet(Fleet):
         # charge powers are negative whatever sign the input used
         self.p["max_power_charge"] = -np.abs(self.p["max_power_charge"])
         self.p["max_power_discharge"] = np.abs(self.p["max_power_discharge"])
+        self.p["min_power_charge"] = -np.abs(self.p["min_power_charge"])
+        self.p["min_power_discharge"] = np.abs(self.p["min_power_discharge"])
+        for ramp in ("ramp_up_charge", "ramp_down_charge"):
+            self.p[ramp] = -np.abs(self.p[ramp])
         self.soc = np.zeros((len(self), self.index.length + 1))
         self.soc[:, 0] = self.p["initial_soc"]
+        self.executed_until = 0  # soc[:, :executed_until + 1] is final
 
     def soc_after(self, soc, power, hours):
         """State of charge after ``hours`` at ``power`` (> 0 discharging) from ``soc``."""
@@ -57,8 +64,54 @@ class StorageFleet(Fleet):
         can_charge = -(self.p["max_soc"] - soc) * capacity / self.p["efficiency_charge"] / hours
         return np.clip(power, np.minimum(can_charge, 0.0), np.maximum(can_discharge, 0.0))
 
+    def soc_power_limits(self, rows, soc) -> tuple[np.ndarray, np.ndarray]:
+        """Largest charge (<= 0) and discharge (>= 0) power that one index step at ``soc``
+        allows, before power limits."""
+        p, hours = self.p, self.index.step / 3600.0
+        capacity = p["capacity"][rows]
+        charge = (soc - p["max_soc"][rows]) * capacity / p["efficiency_charge"][rows] / hours
+        discharge = (soc - p["min_soc"][rows]) * capacity * p["efficiency_discharge"][rows] / hours
+        return np.minimum(charge, 0.0), np.maximum(discharge, 0.0)
+
+    def ramp_discharge(self, rows, previous, power, current):
+        """Limit an additional discharge offer ``power`` (on top of ``current`` already sold)
+        by max_power_discharge and the discharge ramps, from ``previous`` (ASSUME's rule)."""
+        p = self.p
+        previous = np.maximum(previous, 0.0)
+        power = np.minimum(power, p["max_power_discharge"][rows] - current)
+        up, down = p["ramp_up_discharge"][rows], p["ramp_down_discharge"][rows]
+        with np.errstate(invalid="ignore"):
+            ramped = np.minimum(power, np.maximum(previous + up - current, 0.0))
+            power = np.where(np.isnan(up), power, ramped)
+            ramped = np.maximum(np.maximum(power, previous - down - current), 0.0)
+            return np.where(np.isnan(down) | (power == 0), power, ramped)
+
+    def ramp_charge(self, rows, previous, power, current):
+        """Limit an additional charge offer ``power`` (< 0, on top of ``current``) by
+        max_power_charge and the (negative) charge ramps, from ``previous`` (ASSUME's rule)."""
+        p = self.p
+        previous = np.minimum(previous, 0.0)
+        power = np.maximum(power, p["max_power_charge"][rows] - current)
+        up, down = p["ramp_up_charge"][rows], p["ramp_down_charge"][rows]
+        with np.errstate(invalid="ignore"):
+            ramped = np.maximum(power, np.minimum(previous + up - current, 0.0))
+            power = np.where(np.isnan(up), power, ramped)
+            ramped = np.minimum(np.minimum(power, previous - down - current), 0.0)
+            return np.where(np.isnan(down) | (power == 0), power, ramped)
+
+    def planned_soc(self, step: int) -> np.ndarray:
+        """State of charge at the start of ``step``: the executed one, rolled forward over the
+        accepted but not yet executed dispatch (as ASSUME updates soc when it books results)."""
+        hours = self.index.step / 3600.0
+        soc = self.soc[:, min(self.executed_until, step)]
+        for planned in range(self.executed_until, min(step, self.index.length)):
+            power = self.feasible_power(soc, self.energy[:, planned], hours)
+            soc = self.soc_after(soc, power, hours)
+        return soc
+
     def execute(self, first: int, stop: int) -> None:
         hours = self.index.step / 3600.0
+        self.executed_until = max(self.executed_until, stop)
         for step in range(first, stop):
             power = self.feasible_power(self.soc[:, step], self.energy[:, step], hours)
             self.energy[:, step] = power
