@@ -1,52 +1,89 @@
 """Forecasts that strategies may use: market price forecasts over the simulation index.
 
 A price forecast comes from the scenario's ``forecasts_df`` (column ``price_<market_id>``)
-when given, else from a merit-order estimate over all units known to this process.
+when given, else from a merit-order estimate as ASSUME 0.6.0 computes it
+(ForecastInitialisation.calculate_market_price_forecast).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 
 from assume.timeutil import TimeIndex
 from assume.units.base import Fleet
 
+# ASSUME's forecast price where the power plants cannot cover the demand
+SHORTAGE_PRICE = 1000.0
 
-def merit_order_price(index: TimeIndex, fleets: list[Fleet]) -> np.ndarray:
-    """Per step, the marginal cost of the cheapest power plants that cover the demand
-    (net of exchanges); 0 where there is no demand, the dearest plant's cost where supply
-    falls short."""
-    plants = [f for f in fleets if f.unit_type == "power_plant" and len(f)]
+
+def _bidding(fleet: Fleet, bidders: Collection[str] | None) -> np.ndarray:
+    """Rows of ``fleet`` whose units bid on the market (all rows without a bidder list)."""
+    if bidders is None:
+        return np.arange(len(fleet))
+    return np.flatnonzero(np.isin(np.array(fleet.names, dtype=str), list(bidders)))
+
+
+def merit_order_price(
+    index: TimeIndex, fleets: list[Fleet], bidders: Collection[str] | None = None
+) -> np.ndarray:
+    """Per step, the marginal cost of the first power plant, cheapest first, at which the
+    plants' available power covers the demand net of exchanges (the cheapest plant's
+    cost where there is no demand, SHORTAGE_PRICE where the plants fall short).
+
+    Only units in ``bidders`` (unit ids bidding on the market; ``None``: all units) count.
+    Storages are left out, as in ASSUME. ASSUME adds imports to the demand and subtracts
+    exports (the opposite of its own docstring); here imports reduce it and exports add.
+    """
     demand = np.zeros(index.length)
+    costs, powers = [], []
     for fleet in fleets:
-        if fleet.unit_type == "demand" and len(fleet):
-            demand -= fleet.s["volume"].sum(axis=0)
-        elif fleet.unit_type == "exchange" and len(fleet):
-            demand -= fleet.s["import"].sum(axis=0) + fleet.s["export"].sum(axis=0)
-    if not plants:
-        return np.zeros(index.length)
-    cost = np.concatenate([f.marginal_cost for f in plants])
-    power = np.concatenate([f.available_power for f in plants])
+        rows = _bidding(fleet, bidders)
+        if not len(rows):
+            continue
+        if fleet.unit_type == "power_plant":
+            costs.append(fleet.marginal_cost[rows])
+            powers.append(fleet.available_power[rows])
+        elif fleet.unit_type == "demand":
+            demand += np.abs(fleet.s["volume"][rows]).sum(axis=0)
+        elif fleet.unit_type == "exchange":
+            demand -= np.abs(fleet.s["import"][rows]).sum(axis=0)
+            demand += np.abs(fleet.s["export"][rows]).sum(axis=0)
+    if not costs:
+        return np.full(index.length, SHORTAGE_PRICE)
+    cost = np.concatenate(costs)
     order = np.argsort(cost, axis=0, kind="stable")
     sorted_cost = np.take_along_axis(cost, order, axis=0)
-    cumulative = np.cumsum(np.take_along_axis(power, order, axis=0), axis=0)
+    cumulative = np.cumsum(np.take_along_axis(np.concatenate(powers), order, axis=0), axis=0)
     marginal = (cumulative < demand[None, :]).sum(axis=0)
-    marginal = np.minimum(marginal, len(cost) - 1)
-    price = sorted_cost[marginal, np.arange(index.length)]
-    return np.where(demand > 0, price, 0.0)
+    price = sorted_cost[np.minimum(marginal, len(cost) - 1), np.arange(index.length)]
+    return np.where(marginal < len(cost), price, SHORTAGE_PRICE)
 
 
 class Forecasts:
-    """Forecast series by name, computed on first use."""
+    """Forecast series by name, computed on first use.
 
-    def __init__(self, index: TimeIndex, fleets: list[Fleet], given: dict | None = None):
+    ``bidders`` maps a market id to the ids of the units bidding on it, so that a market's
+    merit-order forecast counts only those (as ASSUME does); without it every unit counts.
+    """
+
+    def __init__(
+        self,
+        index: TimeIndex,
+        fleets: list[Fleet],
+        given: dict | None = None,
+        bidders: dict[str, Collection[str]] | None = None,
+    ):
         self.index = index
         self.fleets = fleets
         self.series: dict[str, np.ndarray] = dict(given or {})
+        self.bidders = bidders
 
     def price(self, market_id: str) -> np.ndarray:
         """The price forecast of a market (EUR/MWh per index step)."""
         name = f"price_{market_id}"
         if name not in self.series:
-            self.series[name] = merit_order_price(self.index, self.fleets)
+            bidders = None if self.bidders is None else self.bidders.get(market_id, ())
+            self.series[name] = merit_order_price(self.index, self.fleets, bidders)
         return self.series[name]

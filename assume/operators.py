@@ -83,7 +83,11 @@ class UnitsOperatorRole(MessengerRole):
 
     def handle_opening(self, content: Opening, meta: dict) -> None:
         groups = self.strategies.get(content.market_id, [])
-        book = Orderbook.concat([group.calculate_bids(content.products) for group in groups])
+        products = content.products
+        if len(products) > 1:
+            # longest products first, then by start, as ASSUME's operators order them
+            products = products[np.lexsort((products[:, 0], products[:, 0] - products[:, 1]))]
+        book = Orderbook.concat([group.calculate_bids(products) for group in groups])
         self.send(
             OrderSubmission(content.market_id, content.opening, book),
             self.market_addrs[content.market_id],

@@ -178,9 +178,13 @@ class MarketConfig:
         return max(opening + p.first_delivery + p.count * p.duration for p in self.products)
 
     def openings(self, sim_start: int, sim_end: int) -> np.ndarray:
-        """All opening times within the horizon whose products end no later than the horizon."""
+        """Opening times within the horizon, as ASSUME schedules them: every opening_frequency
+        from the start; an opening whose products would end after the end is dropped, except
+        the first; none closes after the end."""
         start = sim_start if self.start is None else max(self.start, sim_start)
         end = sim_end if self.end is None else min(self.end, sim_end)
         times = np.arange(start, end + 1, self.opening_frequency, dtype="int64")
         reach = max(p.first_delivery + p.count * p.duration for p in self.products)
-        return times[times + reach <= end]
+        keep = (times + reach <= end) | (times == start)
+        keep &= times + self.opening_duration <= end
+        return times[keep]

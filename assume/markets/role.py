@@ -100,6 +100,7 @@ class MarketRole(MessengerRole):
         self.clear = get_mechanism(market.market_mechanism)
         self.output_addr = output_addr
         self.schedule = market.openings(start, end).tolist()
+        self.horizon_end = end
         self.next_opening = 0
         self.operators: dict[str, object] = {}
         self.owner_of: dict[str, str] = {}
@@ -150,6 +151,8 @@ class MarketRole(MessengerRole):
 
     def _open(self, opening: int) -> None:
         products = self.market.products_at(opening)
+        # only the first opening may reach past the horizon; what starts after it is not offered
+        products = products[products[:, 0] <= self.horizon_end]
         closing = opening + self.market.opening_duration
         self.open_books[opening] = (products, {}, {})
         self.closings.append(closing)

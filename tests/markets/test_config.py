@@ -69,8 +69,10 @@ def test_several_product_definitions_in_one_opening():
     assert market.products_at(0).tolist() == [[0, 3600], [3600, 7200], [0, 14400]]
 
 
-def test_horizon_shorter_than_any_product_gives_no_opening():
-    assert len(hourly().openings(START, START + 3600)) == 0
+def test_the_first_opening_happens_even_if_its_products_reach_past_the_end():
+    # as in ASSUME: the first opening always runs if it closes within the horizon
+    assert hourly().openings(START, START + 3600).tolist() == [START]
+    assert len(hourly().openings(START, START + 1800)) == 0  # it would close after the end
     assert isinstance(hourly().openings(START, START), np.ndarray)
 
 
