@@ -114,3 +114,23 @@ def test_python_dash_m_assume_help():
         "--loglevel",
     ):
         assert option in result.stdout
+
+
+def test_results_to_postgresql(postgres_database, tmp_path):
+    """A whole run into a real PostgreSQL server (skips with the reason if none is reachable)."""
+    code = main(
+        ["-s", "example_01", "-i", str(INPUTS), "-db", postgres_database.uri, "-l", "WARNING"]
+    )
+    assert code == 0
+    rows = postgres_database.query(
+        "SELECT count(*), min(price), max(price) FROM market_meta "
+        "WHERE simulation = 'example_01_base'"
+    )
+    assert rows[0][0] == 167
+    prices = postgres_database.query(
+        "SELECT price FROM market_meta WHERE product_start = '2019-01-01 01:00:00'"
+    )
+    assert prices[0][0] == pytest.approx(49.688, rel=1e-4)
+    dispatch = postgres_database.query("SELECT count(DISTINCT time) FROM unit_dispatch")
+    assert dispatch[0][0] == 169  # 2019-01-01 00:00 .. 2019-01-08 00:00, the last step included
+    assert not (tmp_path / "outputs").exists()

@@ -229,3 +229,58 @@ def test_real_time_follows_the_wall_clock(tmp_path):
     assert time.monotonic() - began >= 2.0
     meta = read(tmp_path / "realtime" / "market_meta.csv")
     assert [float(r["price"]) for r in meta] == [7.0, 7.0]
+
+
+def test_two_markets_see_each_others_results(tmp_path):
+    """A day-ahead market and an hourly market: the hourly one trades only what is left."""
+    world = World(export_csv_path=str(tmp_path))
+    world.setup("2019-01-01 00:00", "2019-01-03 00:00", "two", time_step="1h")
+    world.add_market_operator("market_operator")
+    world.add_market(
+        "market_operator",
+        MarketConfig("DAM", [MarketProduct(3600, 24, 86400)], 86400, 3600, maximum_bid_volume=1e5),
+    )
+    world.add_market("market_operator", HOUR)
+    world.add_unit_operator("plants")
+    both = {"DAM": "powerplant_energy_naive", "EOM": "powerplant_energy_naive"}
+    world.add_unit(
+        "base",
+        "power_plant",
+        "plants",
+        {"max_power": 300, "additional_cost": 10},
+        bidding_strategies=both,
+    )
+    world.add_unit(
+        "peak",
+        "power_plant",
+        "plants",
+        {"max_power": 300, "additional_cost": 50},
+        bidding_strategies=both,
+    )
+    world.add_unit_operator("consumers")
+    volume = np.full(world.index.length, -200.0)
+    world.add_unit(
+        "day_ahead_buyer",
+        "demand",
+        "consumers",
+        {},
+        series={"volume": volume},
+        bidding_strategies={"DAM": "demand_energy_naive"},
+    )
+    world.add_unit(
+        "late_buyer",
+        "demand",
+        "consumers",
+        {},
+        series={"volume": volume},
+        bidding_strategies={"EOM": "demand_energy_naive"},
+    )
+    world.run()
+    meta = read(tmp_path / "two" / "market_meta.csv")
+    day_ahead = [r for r in meta if r["market_id"] == "DAM"]
+    hourly = {r["product_start"]: r for r in meta if r["market_id"] == "EOM"}
+    assert len(day_ahead) == 24 and len(hourly) == 47
+    assert all(float(r["price"]) == 10 for r in day_ahead)
+    # on day 2 the base plant sold 200 MW day-ahead: the hourly market needs the peak plant
+    assert float(hourly["2019-01-02 05:00:00"]["price"]) == 50
+    assert float(hourly["2019-01-01 05:00:00"]["price"]) == 10

@@ -2,10 +2,7 @@
 
 import csv
 import datetime as dt
-import sqlite3
 import sys
-import uuid
-from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +10,6 @@ import pytest
 
 from assume.errors import ConfigurationError
 from assume.outputs.writers import CsvWriter, SqlWriter, open_writers
-
-POSTGRES_URI = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -141,55 +136,12 @@ def test_csv_rejects_table_names_that_are_paths(tmp_path):
 # --- SQL, shared by SQLite and PostgreSQL ----------------------------------------------------
 
 
-class Database:
-    """A database under test: a writer URI and a way to read tables back."""
-
-    def __init__(self, uri: str, query):
-        self.uri = uri
-        self.query = query
-
-    def rows(self, table: str, columns: str) -> list[tuple]:
-        return [tuple(row) for row in self.query(f'SELECT {columns} FROM "{table}" ORDER BY 1, 2')]
-
-
-@pytest.fixture
-def sqlite_database(tmp_path):
-    path = tmp_path / "out" / "results.db"
-
-    def query(statement: str) -> list[tuple]:
-        path.parent.mkdir(exist_ok=True)
-        with closing(sqlite3.connect(path)) as connection, connection:
-            return connection.execute(statement).fetchall()
-
-    return Database(f"sqlite:///{path}", query)
-
-
-@pytest.fixture
-def postgres_database():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URI, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    schema = f"writers_{uuid.uuid4().hex}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-
-    def query(statement: str) -> list[tuple]:
-        admin.execute(f'SET search_path TO "{schema}"')
-        cursor = admin.execute(statement)
-        return cursor.fetchall() if cursor.description else []
-
-    yield Database(f"{POSTGRES_URI}?options=-csearch_path%3D{schema}", query)
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
-def database(request) -> Database:
+def database(request):
     return request.getfixturevalue(f"{request.param}_database")
 
 
-def column_types(database: Database, table: str) -> dict[str, str]:
+def column_types(database, table: str) -> dict[str, str]:
     if database.uri.startswith("sqlite"):
         return {row[1]: row[2] for row in database.query(f'PRAGMA table_info("{table}")')}
     return dict(
