@@ -90,6 +90,21 @@ def _warn_clamp(market_id: str, operator: str, count: int, what: str) -> None:
     )
 
 
+def market_dispatch(market_id: str, accepted: Orderbook) -> dict[str, np.ndarray]:
+    """Accepted power per unit and product start (a unit's orders in one product summed)."""
+    order = np.lexsort((accepted.unit_id, accepted.start))
+    start, unit = accepted.start[order], accepted.unit_id[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (start[1:] != start[:-1]) | (unit[1:] != unit[:-1])
+    groups = np.flatnonzero(first)
+    return {
+        "datetime": start[groups].astype("datetime64[s]"),
+        "market_id": np.full(len(groups), market_id),
+        "unit_id": unit[groups],
+        "power": np.add.reduceat(accepted.accepted_volume[order], groups),
+    }
+
+
 class MarketRole(MessengerRole):
     """Runs one market: opens it on schedule, collects and validates orderbooks, clears at
     closing time and reports results to the operators and the output role."""
@@ -261,10 +276,7 @@ class MarketRole(MessengerRole):
             self.send(OutputRows("market_orders", orders), self.output_addr)
             accepted = book.take(book.accepted_volume != 0)
             if len(accepted):
-                dispatch = {
-                    "datetime": accepted.start.astype("datetime64[s]"),
-                    "market_id": np.full(len(accepted), market_id),
-                    "unit_id": accepted.unit_id,
-                    "power": accepted.accepted_volume,
-                }
-                self.send(OutputRows("market_dispatch", dispatch), self.output_addr)
+                self.send(
+                    OutputRows("market_dispatch", market_dispatch(market_id, accepted)),
+                    self.output_addr,
+                )
