@@ -48,8 +48,12 @@ class UnitsOperatorRole(MessengerRole):
         self.market_addrs = market_addrs
         self.output_addr = output_addr
         self.registered: set[str] = set()
-        self.executed_until = 0  # index steps before this one are executed
-        self.reported_until = 0  # ... and before this one reported to the output role
+        self.final_until = 0  # index steps before this one have their final market results
+        self.executed_until = 0  # ... are executed (unit constraints applied)
+        self.reported_until = 0  # ... and reported to the output role
+        self.eager = any(fleet.needs_history for fleet in fleets.values()) or any(
+            group.uses_history for groups in strategies.values() for group in groups
+        )
         self.report_every = max(1, 86400 // index.step)
         self.rejections: list[tuple[str, str, str]] = []
 
@@ -103,25 +107,22 @@ class UnitsOperatorRole(MessengerRole):
                 reason,
             )
         book = content.orderbook
-        if len(book):
-            book = book.take(book.accepted_volume != 0)
+        accepted = book.accepted_volume != 0
+        if accepted.any():
             index = self.index
-            first = np.minimum(
-                np.maximum((book.start - index.start) // index.step, 0), index.length
-            )
-            last = np.minimum(
-                np.maximum(-(-(book.end - index.start) // index.step), 0), index.length
-            )
+            start, end = book.start[accepted], book.end[accepted]
+            first = np.minimum(np.maximum((start - index.start) // index.step, 0), index.length)
+            last = np.minimum(np.maximum(-(-(end - index.start) // index.step), 0), index.length)
+            unit_id = book.unit_id[accepted]
+            volume, price = book.accepted_volume[accepted], book.accepted_price[accepted]
             for fleet in self.fleets.values():
-                rows = fleet.rows_of(book.unit_id)
+                rows = fleet.rows_of(unit_id)
                 mine = rows >= 0
-                if mine.any():
+                if mine.all():
+                    fleet.book_accepted(rows, first, last, volume, price)
+                elif mine.any():
                     fleet.book_accepted(
-                        rows[mine],
-                        first[mine],
-                        last[mine],
-                        book.accepted_volume[mine],
-                        book.accepted_price[mine],
+                        rows[mine], first[mine], last[mine], volume[mine], price[mine]
                     )
         # the dispatch up to now is final: execute it as ASSUME does after each clearing
         now = self.index.position(self.context.current_timestamp)
@@ -133,19 +134,27 @@ class UnitsOperatorRole(MessengerRole):
         self.report()
 
     def execute_until(self, stop: int) -> None:
-        """Execute the dispatch of all steps before ``stop``; report it in daily chunks."""
-        first = self.executed_until
+        """The dispatch of all steps before ``stop`` is final. It is executed now where a
+        strategy or unit model looks back at it (ramps, state of charge, operation time), and
+        otherwise in daily chunks when it is reported."""
+        self.final_until = max(self.final_until, stop)
+        if self.eager:
+            self._execute()
+        if self.final_until - self.reported_until >= self.report_every:
+            self.report()
+
+    def _execute(self) -> None:
+        first, stop = self.executed_until, self.final_until
         if stop <= first:
             return
         self.executed_until = stop
         for fleet in self.fleets.values():
             if len(fleet):
                 fleet.execute(first, stop)
-        if self.executed_until - self.reported_until >= self.report_every:
-            self.report()
 
     def report(self) -> None:
         """Send the executed dispatch not yet reported to the output role."""
+        self._execute()
         first, stop = self.reported_until, self.executed_until
         if stop <= first or self.output_addr is None:
             return

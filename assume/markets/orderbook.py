@@ -125,6 +125,8 @@ COLUMNS = tuple(f.name for f in fields(Orderbook))
 
 def product_positions(start: np.ndarray, end: np.ndarray, products: np.ndarray) -> np.ndarray:
     """Position of each (start, end) window in ``products``; -1 where it matches none."""
+    if len(products) == 1:
+        return np.where((start == products[0, 0]) & (end == products[0, 1]), 0, -1)
     keys = products[:, 0] * (1 << 22) + (products[:, 1] - products[:, 0]) // 60
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]

@@ -33,20 +33,24 @@ def validate_orderbook(
 ) -> tuple[Orderbook, list[tuple[str, str]]]:
     """Clamp prices/volumes to the market limits (warning) and split off invalid orders with a
     reason: unknown product, NaN or infinite values, empty unit id, another operator's unit."""
-    reasons = np.full(len(book), "", dtype=object)
-    reasons[~(np.isfinite(book.price) & np.isfinite(book.volume))] = (
-        "price and volume must be finite numbers"
-    )
-    unknown = product_positions(book.start, book.end, products) < 0
-    reasons[unknown] = "product is not open on this market"
+    finite = np.isfinite(book.price) & np.isfinite(book.volume)
+    known_product = product_positions(book.start, book.end, products) >= 0
+    foreign = {}
     for unit in set(book.unit_id.tolist()):
         owner = owner_of.setdefault(unit, operator) if unit else None
         if owner != operator:
-            reason = f"unit {unit} belongs to operator {owner}" if unit else "order without unit_id"
-            reasons[book.unit_id == unit] = reason
-    valid = reasons == ""
+            foreign[unit] = (
+                f"unit {unit} belongs to operator {owner}" if unit else "order without unit_id"
+            )
+    valid = finite & known_product
     rejected = []
-    if not valid.all():
+    if foreign or not valid.all():
+        reasons = np.full(len(book), "", dtype=object)
+        for unit, reason in foreign.items():
+            reasons[book.unit_id == unit] = reason
+        reasons[~finite] = "price and volume must be finite numbers"
+        reasons[~known_product] = "product is not open on this market"
+        valid = reasons == ""
         rejected = [
             (bid, str(reason))
             for bid, reason in zip(book.bid_id[~valid].tolist(), reasons[~valid], strict=True)

@@ -21,6 +21,8 @@ class BiddingStrategy:
     """Base class: subclasses implement :meth:`calculate_bids` for the unit types they name."""
 
     unit_types: ClassVar[tuple[str, ...]] = ()
+    #: True if bids look at executed dispatch of earlier steps beyond what the fleet needs
+    uses_history: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -33,6 +33,8 @@ class EnergyHeuristicFlexableStrategy(BiddingStrategy):
     price forecast."""
 
     unit_types = ("power_plant",)
+    # operation times come from the executed dispatch, also of units without ramps
+    uses_history = True
 
     def __init__(self, *args, **params):
         super().__init__(*args, **params)

@@ -27,7 +27,12 @@ class Fleet:
     parameters: ClassVar[dict[str, float | None]] = {}
     text_parameters: ClassVar[dict[str, str]] = {"technology": "", "node": "node0"}
     series: ClassVar[dict[str, float]] = {}
-    outputs: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def needs_history(self) -> bool:
+        """Whether bids depend on executed dispatch of earlier steps (so it must be executed
+        as soon as it is final)."""
+        return False
 
     def __init__(self, index: TimeIndex):
         self.index = index

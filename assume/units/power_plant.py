@@ -46,6 +46,10 @@ class PowerPlantFleet(Fleet):
             np.maximum(self.p["min_operating_time"], self.p["min_down_time"]), 1
         ).astype("int64")
 
+    @property
+    def needs_history(self) -> bool:
+        return self.has_ramps
+
     def previous_power(self, rows, step: int) -> np.ndarray:
         """Power in the step before ``step`` (0 before the index starts)."""
         if step <= 0:

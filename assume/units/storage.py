@@ -44,6 +44,10 @@ class StorageFleet(Fleet):
         self.soc[:, 0] = self.p["initial_soc"]
         self.executed_until = 0  # soc[:, :executed_until + 1] is final
 
+    @property
+    def needs_history(self) -> bool:
+        return True
+
     def soc_after(self, soc, power, hours):
         """State of charge after ``hours`` at ``power`` (> 0 discharging) from ``soc``."""
         capacity = self.p["capacity"]
