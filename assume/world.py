@@ -63,7 +63,10 @@ class World:
         export_csv_path: str | None = None,
         log_level: str = "INFO",
         distributed_role: bool | None = None,
+        writers: list | None = None,
     ):
+        """``writers``: extra result writers (objects with ``write(table, columns)`` and
+        ``close()``, see :mod:`assume.outputs.writers`) besides the CSV files and database."""
         if distributed_role is not None:
             raise ConfigurationError(
                 "distributed_role=True/False needs the distributed runtime "
@@ -73,6 +76,7 @@ class World:
         self.database_uri = database_uri
         self.export_csv_path = export_csv_path
         self.distributed_role = distributed_role
+        self.extra_writers = list(writers or [])
         logging.getLogger("assume").setLevel(
             log_level.upper() if isinstance(log_level, str) else log_level
         )
@@ -220,7 +224,8 @@ class World:
 
     def _build_agents(self, container) -> OutputRole:
         writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
-        output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours)
+        writers += self.extra_writers
+        output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours, self.start)
         output_role.post = container.deliver
         output_role.on_failure = self._record_failure
         output_agent = RoleAgent()
@@ -276,7 +281,7 @@ class World:
         clock = ExternalClock(self.start)
         container = LocalContainer(clock, self.addr)
         self._failures: list[BaseException] = []
-        output_role = self._build_agents(container)
+        output_role = self.output_role = self._build_agents(container)
         finished = False
         progress = Progress(self.start, self.end, enabled=self.progress)
         await container.start()
@@ -341,6 +346,7 @@ class World:
                 delay = wall_start + (moment - self.start) - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            self.output_role.before_step(moment)
             clock.set_time(moment)
             progress.update(moment)
 

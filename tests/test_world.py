@@ -284,3 +284,33 @@ def test_two_markets_see_each_others_results(tmp_path):
     # on day 2 the base plant sold 200 MW day-ahead: the hourly market needs the peak plant
     assert float(hourly["2019-01-02 05:00:00"]["price"]) == 50
     assert float(hourly["2019-01-01 05:00:00"]["price"]) == 10
+
+
+class RecordingWriter:
+    """A result writer that keeps what it is given, to see when flushes happen."""
+
+    def __init__(self):
+        self.writes = []
+        self.closed = False
+
+    def write(self, table, columns):
+        self.writes.append((table, {name: np.asarray(values) for name, values in columns.items()}))
+
+    def close(self):
+        self.closed = True
+
+
+def test_results_are_flushed_every_save_frequency_hours_and_sorted(tmp_path):
+    recorder = RecordingWriter()
+    world = small_world(tmp_path, writers=[recorder])
+    world.save_frequency_hours = 6
+    world.run()
+    meta_writes = [columns for table, columns in recorder.writes if table == "market_meta"]
+    # flushed before the clock reached 06:00, 12:00, 18:00 and at the end
+    assert [len(c["price"]) for c in meta_writes] == [5, 6, 6, 6]
+    dispatch = [columns for table, columns in recorder.writes if table == "unit_dispatch"]
+    for columns in dispatch:
+        keys = list(zip(columns["time"].tolist(), columns["unit"].tolist(), strict=True))
+        assert keys == sorted(keys)
+    assert recorder.closed
+    assert recorder.writes[-1][0] == "kpis"

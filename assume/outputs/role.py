@@ -35,15 +35,40 @@ def _merge(parts: list[dict], columns: tuple[str, ...] | None) -> dict[str, np.n
     return merged
 
 
-class OutputRole(MessengerRole):
-    """Collects :class:`OutputRows` and writes them through the configured writers."""
+# rows are written sorted by these columns, so that files do not depend on the order in
+# which messages arrived (which differs between one process and distributed runs)
+SORT_KEYS = {
+    "market_meta": ("market_id", "product_start", "product_end"),
+    "market_orders": ("market_id", "start_time", "end_time", "unit_id", "bid_id"),
+    "market_dispatch": ("market_id", "datetime", "unit_id"),
+    "unit_dispatch": ("time", "unit"),
+}
 
-    def __init__(self, writers: list, simulation_id: str, save_frequency_hours: float | None):
+
+def _sorted(table: str, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    keys = SORT_KEYS.get(table, ("index",) if table.endswith("_meta") else ())
+    keys = [columns[k] for k in keys if k in columns]
+    if not keys:
+        return columns
+    order = np.lexsort(keys[::-1])
+    return {name: values[order] for name, values in columns.items()}
+
+
+class OutputRole(MessengerRole):
+    """Collects :class:`OutputRows` and writes them through the configured writers.
+
+    The world calls :meth:`before_step` between simulation steps, when every message of the
+    finished step has arrived; flushes happen there, so each flush holds the same rows in
+    every run and every distributed mode."""
+
+    def __init__(
+        self, writers: list, simulation_id: str, save_frequency_hours: float | None, start: int = 0
+    ):
         super().__init__()
         self.writers = writers
         self.simulation_id = simulation_id
         self.flush_every = int(save_frequency_hours * 3600) if save_frequency_hours else None
-        self.next_flush: float | None = None
+        self.next_flush = start + self.flush_every if self.flush_every else None
         self.buffers: dict[str, list[dict]] = {}
         self.kpis = KpiAccumulator()
         self.rows_written = 0
@@ -57,13 +82,13 @@ class OutputRole(MessengerRole):
         if content.table == "market_meta":
             for part in parts:
                 self.kpis.add_market_meta(part)
-        if self.flush_every:
-            now = self.context.current_timestamp
-            if self.next_flush is None:
-                self.next_flush = now + self.flush_every
-            elif now >= self.next_flush:
-                self.flush()
-                self.next_flush = now + self.flush_every
+
+    def before_step(self, moment: int) -> None:
+        """The clock is about to move to ``moment``: flush if a save interval has passed."""
+        if self.next_flush is not None and moment >= self.next_flush:
+            self.flush()
+            while self.next_flush <= moment:
+                self.next_flush += self.flush_every
 
     def flush(self) -> int:
         """Write all buffered rows; returns the number of rows written."""
@@ -72,7 +97,7 @@ class OutputRole(MessengerRole):
             parts = self.buffers[table]
             if not parts:
                 continue
-            columns = _merge(parts, FIXED_COLUMNS.get(table))
+            columns = _sorted(table, _merge(parts, FIXED_COLUMNS.get(table)))
             length = len(next(iter(columns.values())))
             columns["simulation"] = np.full(length, self.simulation_id)
             for writer in self.writers:

@@ -59,7 +59,9 @@ class EnergyHeuristicFlexableStrategy(BiddingStrategy):
         min_operating_time = fleet.p["min_operating_time"][rows]
         # restart cost of a running unit that would stand still for min_down_time
         restart_cost = fleet.starting_costs(rows, -min_down_time)
-        restart_cost = np.where(min_down_time == 0, restart_cost, restart_cost / min_down_time)
+        restart_cost = np.where(
+            min_down_time == 0, restart_cost, _ratio(restart_cost, min_down_time)
+        )
 
         per_product = []
         first_bid = np.full(n, -1)
