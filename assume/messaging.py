@@ -1,47 +1,78 @@
 """How roles send and receive messages.
 
-In one process the container delivers a message straight into the receiver's inbox, so a
-role hands it over synchronously (``post``); with a network container the send is a task
-scheduled on the agent, as mango does it.
+Every role of a simulation is bound to a :class:`Link` of its process: how to deliver
+(in one process the container puts a message straight into the receiver's inbox; with a
+network container the send is a task scheduled on the agent, one after the other so that
+messages between two agents keep their order), a counter of simulation messages sent and
+handled (the distributed clock ends a step only when the totals agree), and where to report
+errors.
 
 Handlers are guarded: an exception in a handler must not kill the agent's inbox loop
 (which would leave the simulation waiting forever), so it is logged and reported through
-``on_failure``, and the world stops the run with that error.
+``Link.on_failure``, and the world stops the run with that error.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mango import Role
 
 logger = logging.getLogger(__name__)
 
 
-class MessengerRole(Role):
-    """A role with :meth:`send` and :meth:`on`; the world sets ``post`` where delivery is
-    in-process and ``on_failure`` to learn about errors in handlers."""
+@dataclass
+class MessageCounter:
+    """Simulation messages sent and handled in one container."""
+
+    sent: int = 0
+    received: int = 0
+
+
+@dataclass
+class Link:
+    """What the roles of one container share: delivery, message counts, error reporting."""
 
     post: Callable | None = None
-    on_failure: Callable[[BaseException], None] | None = None
+    counter: MessageCounter = field(default_factory=MessageCounter)
+    failures: list[BaseException] = field(default_factory=list)
+
+    def on_failure(self, error: BaseException) -> None:
+        self.failures.append(error)
+
+
+class MessengerRole(Role):
+    """A role with :meth:`send` and :meth:`on`, bound to its container's :class:`Link`."""
+
+    link: Link = Link()
 
     def send(self, content, receiver) -> None:
-        if self.post is not None:
-            self.post(content, receiver, self.context.aid)
+        link = self.link
+        link.counter.sent += 1
+        if link.post is not None:
+            link.post(content, receiver, self.context.aid)
         else:
             self.context.schedule_instant_message(content, receiver)
 
     def on(self, message_type: type, handler: Callable) -> None:
         """Call ``handler(content, meta)`` for every message of ``message_type``."""
+        guarded = self.guarded(handler)
+
+        def counted(content, meta):
+            self.link.counter.received += 1
+            guarded(content, meta)
+
         self.context.subscribe_message(
-            self, self.guarded(handler), lambda content, meta: isinstance(content, message_type)
+            self, counted, lambda content, meta: isinstance(content, message_type)
         )
 
     def guarded(self, function: Callable) -> Callable:
-        """Wrap a handler or coroutine function so that its errors reach ``on_failure``."""
-        if _is_coroutine_function(function):
+        """Wrap a handler or coroutine function so that its errors reach the link."""
+        if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
             async def run_async(*args, **kwargs):
@@ -63,11 +94,4 @@ class MessengerRole(Role):
 
     def _fail(self, function: Callable, error: Exception) -> None:
         logger.exception("%s failed in %s", type(self).__name__, function.__name__)
-        if self.on_failure is not None:
-            self.on_failure(error)
-
-
-def _is_coroutine_function(function: Callable) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(function)
+        self.link.on_failure(error)

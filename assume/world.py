@@ -24,6 +24,7 @@ from assume.local_container import LocalContainer
 from assume.markets.config import MarketConfig
 from assume.markets.role import MarketRole
 from assume.messages import SimulationEnd, SimulationStart
+from assume.messaging import Link
 from assume.operators import UnitsOperatorRole
 from assume.outputs.role import OutputRole
 from assume.outputs.writers import open_writers
@@ -226,8 +227,7 @@ class World:
         writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
         writers += self.extra_writers
         output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours, self.start)
-        output_role.post = container.deliver
-        output_role.on_failure = self._record_failure
+        output_role.link = self.link
         output_agent = RoleAgent()
         output_agent.add_role(output_role)
         container.register(output_agent, suggested_aid=OUTPUT_AGENT)
@@ -237,8 +237,7 @@ class World:
             agent = RoleAgent()
             for market_id in market_ids:
                 role = MarketRole(self.markets[market_id], self.start, self.end, output_addr)
-                role.post = container.deliver
-                role.on_failure = self._record_failure
+                role.link = self.link
                 agent.add_role(role)
                 market_addrs[market_id] = AgentAddress(container.addr, operator_id)
             container.register(agent, suggested_aid=operator_id)
@@ -262,8 +261,7 @@ class World:
                 market_addrs,
                 output_addr,
             )
-            role.post = container.deliver
-            role.on_failure = self._record_failure
+            role.link = self.link
             agent.add_role(role)
             container.register(agent, suggested_aid=operator_id)
             self.operator_agents.append(AgentAddress(container.addr, operator_id))
@@ -280,7 +278,7 @@ class World:
         wall_start = time.perf_counter()
         clock = ExternalClock(self.start)
         container = LocalContainer(clock, self.addr)
-        self._failures: list[BaseException] = []
+        self.link = Link(post=container.deliver)
         output_role = self.output_role = self._build_agents(container)
         finished = False
         progress = Progress(self.start, self.end, enabled=self.progress)
@@ -289,7 +287,7 @@ class World:
             container.on_ready()
             await self._settle(container)  # registrations are answered
             for address in self.market_agents:
-                container.deliver(SimulationStart(self.start), address, "world")
+                self._send(SimulationStart(self.start), address)
             await self._run_clock(container, clock, progress)
             finished = True
         finally:
@@ -297,7 +295,7 @@ class World:
             until = self.end if finished else clock.time
             try:
                 for address in self.operator_agents:
-                    container.deliver(SimulationEnd(until), address, "world")
+                    self._send(SimulationEnd(until), address)
                 # a bound, not a synchronisation: a broken agent must not block the flush
                 await asyncio.wait_for(tasks_complete_or_sleeping(container), 60)
             except (Exception, asyncio.CancelledError):
@@ -319,14 +317,16 @@ class World:
         }
         return self.result
 
-    def _record_failure(self, error: BaseException) -> None:
-        self._failures.append(error)
+    def _send(self, content, receiver) -> None:
+        """Deliver a message from the world itself (counted like any simulation message)."""
+        self.link.counter.sent += 1
+        self.link.post(content, receiver, "world")
 
     async def _settle(self, container) -> None:
         """Wait until every agent is idle; raise if an agent failed meanwhile."""
         await tasks_complete_or_sleeping(container)
-        if self._failures:
-            error = self._failures[0]
+        if self.link.failures:
+            error = self.link.failures[0]
             raise SimulationError(
                 f"simulation {self.simulation_id} stopped: an agent failed with "
                 f"{type(error).__name__}: {error}"
