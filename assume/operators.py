@@ -39,6 +39,7 @@ class UnitsOperatorRole(MessengerRole):
         strategies: dict[str, list[BiddingStrategy]],
         market_addrs: dict,
         output_addr=None,
+        register_on_ready: bool = True,
     ):
         super().__init__()
         self.operator_id = operator_id
@@ -47,6 +48,7 @@ class UnitsOperatorRole(MessengerRole):
         self.strategies = strategies
         self.market_addrs = market_addrs
         self.output_addr = output_addr
+        self.register_on_ready = register_on_ready
         self.registered: set[str] = set()
         self.final_until = 0  # index steps before this one have their final market results
         self.executed_until = 0  # ... are executed (unit constraints applied)
@@ -64,6 +66,11 @@ class UnitsOperatorRole(MessengerRole):
         self.on(SimulationEnd, self.handle_end)
 
     def on_ready(self) -> None:
+        if self.register_on_ready:
+            self.register()
+
+    def register(self) -> None:
+        """Register with every market this operator bids on and describe its units."""
         for market_id in sorted(self.strategies):
             self.send(Registration(market_id, self.operator_id), self.market_addrs[market_id])
         if self.output_addr is not None:

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from mango import RoleAgent
 from mango.messages.message import AgentAddress
-from mango.util.clock import ExternalClock
-from mango.util.termination_detection import tasks_complete_or_sleeping
 
-from assume.errors import ConfigurationError, SimulationError
+from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
-from assume.local_container import LocalContainer
 from assume.markets.config import MarketConfig
 from assume.markets.role import MarketRole
-from assume.messages import SimulationEnd, SimulationStart
 from assume.messaging import Link
 from assume.operators import UnitsOperatorRole
 from assume.outputs.role import OutputRole
 from assume.outputs.writers import open_writers
-from assume.progress import Progress
 from assume.strategies import get_strategy
 from assume.strategies.base import BiddingStrategy
-from assume.timeutil import TimeIndex, format_datetime, parse_datetime, parse_duration
+from assume.timeutil import TimeIndex, parse_datetime, parse_duration
 from assume.units import Fleet, get_fleet_type
 
 logger = logging.getLogger(__name__)
@@ -68,11 +62,6 @@ class World:
     ):
         """``writers``: extra result writers (objects with ``write(table, columns)`` and
         ``close()``, see :mod:`assume.outputs.writers`) besides the CSV files and database."""
-        if distributed_role is not None:
-            raise ConfigurationError(
-                "distributed_role=True/False needs the distributed runtime "
-                "(assume.distributed), which is not part of this build yet"
-            )
         self.addr = addr
         self.database_uri = database_uri
         self.export_csv_path = export_csv_path
@@ -223,36 +212,68 @@ class World:
             )
         return by_market
 
-    def _build_agents(self, container) -> OutputRole:
+    # -- agents ------------------------------------------------------------------------
+    def build_output(self, container, link: Link) -> OutputRole:
+        """The output agent with its writers (in the process that writes the results)."""
         writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
         writers += self.extra_writers
-        output_role = OutputRole(writers, self.simulation_id, self.save_frequency_hours, self.start)
-        output_role.link = self.link
-        output_agent = RoleAgent()
-        output_agent.add_role(output_role)
-        container.register(output_agent, suggested_aid=OUTPUT_AGENT)
-        output_addr = AgentAddress(container.addr, OUTPUT_AGENT)
-        market_addrs = {}
+        role = OutputRole(writers, self.simulation_id, self.save_frequency_hours, self.start)
+        role.link = link
+        agent = RoleAgent()
+        agent.add_role(role)
+        container.register(agent, suggested_aid=OUTPUT_AGENT)
+        return role
+
+    def build_markets(self, container, link: Link, output_addr) -> list[AgentAddress]:
+        """One agent per market operator, holding a role per market."""
+        addresses = []
         for operator_id, market_ids in self.market_operators.items():
             agent = RoleAgent()
             for market_id in market_ids:
                 role = MarketRole(self.markets[market_id], self.start, self.end, output_addr)
-                role.link = self.link
+                role.link = link
                 agent.add_role(role)
-                market_addrs[market_id] = AgentAddress(container.addr, operator_id)
             container.register(agent, suggested_aid=operator_id)
-        self.market_agents = sorted(set(market_addrs.values()), key=lambda a: a.aid)
-        self.operator_agents = []
+            addresses.append(AgentAddress(container.addr, operator_id))
+        return addresses
+
+    def market_addresses(self, protocol_addr) -> dict[str, AgentAddress]:
+        """Where each market's agent listens, given its container's address."""
+        return {
+            market_id: AgentAddress(protocol_addr, operator_id)
+            for operator_id, market_ids in self.market_operators.items()
+            for market_id in market_ids
+        }
+
+    def build_operators(
+        self,
+        container,
+        link: Link,
+        operator_ids: list[str],
+        market_addrs: dict[str, AgentAddress],
+        output_addr,
+        register_on_ready: bool = True,
+    ) -> list[UnitsOperatorRole]:
+        """Agents for the units operators ``operator_ids``. Forecasts see all units of the
+        scenario, so that they are the same whichever process hosts an operator."""
         for operator in self.unit_operators.values():
             for fleet in operator.fleets.values():
-                fleet.freeze()
+                if not fleet.frozen:
+                    fleet.freeze()
+        bidders: dict[str, set[str]] = {}
+        for operator in self.unit_operators.values():
+            for unit_id, (_, bidding) in operator.bidding.items():
+                for market_id in bidding:
+                    bidders.setdefault(market_id, set()).add(unit_id)
         forecasts = Forecasts(
             self.index,
             [f for o in self.unit_operators.values() for f in o.fleets.values()],
             self.forecasts,
+            bidders,
         )
-        for operator_id, operator in self.unit_operators.items():
-            agent = RoleAgent()
+        roles = []
+        for operator_id in operator_ids:
+            operator = self.unit_operators[operator_id]
             role = UnitsOperatorRole(
                 operator_id,
                 self.index,
@@ -260,12 +281,14 @@ class World:
                 self._strategy_groups(operator, forecasts),
                 market_addrs,
                 output_addr,
+                register_on_ready,
             )
-            role.link = self.link
+            role.link = link
+            agent = RoleAgent()
             agent.add_role(role)
             container.register(agent, suggested_aid=operator_id)
-            self.operator_agents.append(AgentAddress(container.addr, operator_id))
-        return output_role
+            roles.append(role)
+        return roles
 
     async def async_run(self) -> dict:
         """Run the simulation to the end; returns a summary (wall time, rows written).
@@ -275,80 +298,14 @@ class World:
         self._require_setup()
         if not self.markets:
             raise ConfigurationError("no markets: add at least one with add_market")
-        wall_start = time.perf_counter()
-        clock = ExternalClock(self.start)
-        container = LocalContainer(clock, self.addr)
-        self.link = Link(post=container.deliver)
-        output_role = self.output_role = self._build_agents(container)
-        finished = False
-        progress = Progress(self.start, self.end, enabled=self.progress)
-        await container.start()
-        try:
-            container.on_ready()
-            await self._settle(container)  # registrations are answered
-            for address in self.market_agents:
-                self._send(SimulationStart(self.start), address)
-            await self._run_clock(container, clock, progress)
-            finished = True
-        finally:
-            progress.close()
-            until = self.end if finished else clock.time
-            try:
-                for address in self.operator_agents:
-                    self._send(SimulationEnd(until), address)
-                # a bound, not a synchronisation: a broken agent must not block the flush
-                await asyncio.wait_for(tasks_complete_or_sleeping(container), 60)
-            except (Exception, asyncio.CancelledError):
-                logger.exception("could not collect the last dispatch reports")
-            output_role.finish()
-            if not finished:
-                logger.error(
-                    "simulation %s stopped early at %s; all %d result rows computed so far "
-                    "were written",
-                    self.simulation_id,
-                    format_datetime(int(clock.time)),
-                    output_role.rows_written,
-                )
-            await container.shutdown()
-        self.result = {
-            "simulation_id": self.simulation_id,
-            "wall_time": time.perf_counter() - wall_start,
-            "rows_written": output_role.rows_written,
-        }
+        if self.distributed_role is None:
+            from assume.runner import LocalRunner as runner
+        elif self.distributed_role:
+            from assume.distributed.manager import ManagerRunner as runner
+        else:
+            from assume.distributed.worker import WorkerRunner as runner
+        self.result = await runner(self).run()
         return self.result
-
-    def _send(self, content, receiver) -> None:
-        """Deliver a message from the world itself (counted like any simulation message)."""
-        self.link.counter.sent += 1
-        self.link.post(content, receiver, "world")
-
-    async def _settle(self, container) -> None:
-        """Wait until every agent is idle; raise if an agent failed meanwhile."""
-        await tasks_complete_or_sleeping(container)
-        if self.link.failures:
-            error = self.link.failures[0]
-            raise SimulationError(
-                f"simulation {self.simulation_id} stopped: an agent failed with "
-                f"{type(error).__name__}: {error}"
-            ) from error
-
-    async def _run_clock(self, container, clock: ExternalClock, progress) -> None:
-        """Move the clock from event to event once every agent is idle. In real-time mode
-        each event also waits until the wall clock has reached it (simulation time t happens
-        at wall time ``wall_start + (t - start)``)."""
-        wall_start = time.time()
-        while True:
-            await self._settle(container)
-            moment = clock.get_next_activity()
-            if moment is None or moment > self.end:
-                break
-            if self.real_time:
-                delay = wall_start + (moment - self.start) - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self.output_role.before_step(moment)
-            clock.set_time(moment)
-            progress.update(moment)
 
     def run(self) -> dict:
         """Run the simulation in a new event loop (see :meth:`async_run`)."""

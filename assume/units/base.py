@@ -43,12 +43,15 @@ class Fleet:
         self.text: dict[str, list[str]] = {}
         self.s: dict[str, np.ndarray] = {}
         self.extra: list[dict] = []
+        self.frozen = False
 
     def __len__(self) -> int:
         return len(self.names)
 
     def add(self, name: str, params: dict, series: dict) -> None:
         """Add a unit; parameters are checked now, arrays are built by :meth:`freeze`."""
+        if self.frozen:
+            raise ConfigurationError(f"unit {name!r}: units cannot be added once the run started")
         if name in self.row_of:
             raise ConfigurationError(f"duplicate unit id {name!r}")
         checked = {}
@@ -101,6 +104,7 @@ class Fleet:
         self.cashflow = np.zeros(shape)
         self.generation_costs = np.zeros(shape)
         self._pending = []
+        self.frozen = True
         order = np.argsort(np.array(self.names, dtype=str), kind="stable")
         self._sorted_names = np.array(self.names, dtype=str)[order]
         self._sorted_rows = order

@@ -1,0 +1,238 @@
+"""The distributed clock: exact ends of simulation steps across containers.
+
+The manager's :class:`ManagerClock` moves every worker's clock (:class:`WorkerClock`) to the
+next event and then asks all of them, in rounds, for their state once they are idle: the
+simulation messages each container has sent and handled, and its next scheduled event. A
+step is over when every container is idle and the global totals of sent and handled
+messages are equal and unchanged since the previous round; nothing can then be on the wire.
+Both build on mango's DistributedClockManager / DistributedClockAgent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mango import DistributedClockAgent, DistributedClockManager, sender_addr
+from mango.util.termination_detection import tasks_complete_or_sleeping
+
+from assume.distributed.protocol import (
+    ClockQuery,
+    ClockSet,
+    ClockStatus,
+    ClockStop,
+    Hello,
+    Refused,
+    Welcome,
+)
+from assume.errors import PeerError, SimulationError
+from assume.messaging import Link
+
+logger = logging.getLogger(__name__)
+
+
+class ManagerClock(DistributedClockManager):
+    """Admits the workers and ends each step exactly (see the module docstring)."""
+
+    def __init__(self, workers: int, link: Link, token: str = "", scenario: str = ""):
+        super().__init__(receiver_clock_addresses=[])
+        self.expected = workers
+        self.link = link
+        self.token = token
+        self.scenario = scenario
+        self.members: dict[int, object] = {}  # worker index -> clock agent address
+        self.operators: dict[int, list[str]] = {}
+        self.all_joined = asyncio.get_event_loop().create_future()
+        self.round = 0
+        self.answers: dict[int, ClockStatus] = {}
+        self.answered = asyncio.Event()
+
+    def on_ready(self) -> None:
+        """Workers announce themselves; unlike mango's manager, no polling for them here."""
+
+    def handle_message(self, content, meta) -> None:
+        if isinstance(content, Hello):
+            self._admit(content, sender_addr(meta))
+        elif isinstance(content, ClockStatus):
+            if content.round == self.round and content.worker in self.members:
+                self.answers[content.worker] = content
+                if len(self.answers) == len(self.members):
+                    self.answered.set()
+        else:
+            logger.warning(
+                "clock manager: dropped unexpected %s from %s",
+                type(content).__name__,
+                meta.get("sender_addr"),
+            )
+
+    def _admit(self, hello: Hello, address) -> None:
+        reason = ""
+        if self.token and hello.token != self.token:
+            reason = "wrong or missing token"
+        elif not 0 <= hello.worker < self.expected:
+            reason = f"worker index {hello.worker} outside 0..{self.expected - 1}"
+        elif self.scenario and hello.scenario != self.scenario:
+            reason = f"worker runs scenario {hello.scenario!r}, the manager {self.scenario!r}"
+        elif hello.worker in self.members and self.members[hello.worker] != address:
+            reason = f"worker index {hello.worker} is already taken by {self.members[hello.worker]}"
+        if reason:
+            logger.error("refused worker %s at %s: %s", hello.worker, address, reason)
+            self.schedule_instant_message(Refused(hello.worker, reason), address)
+            return
+        if hello.worker not in self.members:
+            logger.info("worker %d joined from %s", hello.worker, address)
+        self.members[hello.worker] = address
+        self.operators[hello.worker] = list(hello.operators)
+        self.schedule_instant_message(Welcome(hello.worker), address)
+        if len(self.members) == self.expected and not self.all_joined.done():
+            self.all_joined.set_result(True)
+
+    async def wait_for_workers(self, timeout: float) -> None:
+        """Wait until every expected worker has joined, at most ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.all_joined), timeout)
+        except TimeoutError:
+            missing = sorted(set(range(self.expected)) - set(self.members))
+            raise PeerError(
+                f"waited {timeout:g} s for {self.expected} worker(s); worker(s) "
+                f"{', '.join(map(str, missing))} did not join (check that they run, reach the "
+                "manager's address and use the same token and scenario)"
+            ) from None
+
+    async def _ask(self, message, timeout: float) -> list[ClockStatus]:
+        self.answers = {}
+        self.answered.clear()
+        for address in self.members.values():
+            await self.send_message(message, address)
+        if self.members:
+            try:
+                await asyncio.wait_for(self.answered.wait(), timeout)
+            except TimeoutError:
+                silent = sorted(set(self.members) - set(self.answers))
+                raise PeerError(
+                    f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "
+                    f"{timeout:g} s"
+                ) from None
+        return list(self.answers.values())
+
+    async def settle(self, timeout: float, moment: float | None = None) -> float | None:
+        """Move every worker to ``moment`` (if given), wait until the step is over everywhere
+        and return the next scheduled event of the whole simulation (None if there is none)."""
+        container = self.context._container
+        previous = None
+        first = True
+        while True:
+            self.round += 1
+            message = ClockSet(moment, self.round) if first and moment is not None else None
+            message = message or ClockQuery(self.round)
+            first = False
+            ask = asyncio.ensure_future(self._ask(message, timeout))
+            await tasks_complete_or_sleeping(container)
+            statuses = await ask
+            await tasks_complete_or_sleeping(container)
+            failures = [f"worker {s.worker}: {f}" for s in statuses for f in s.failures]
+            if failures:
+                raise SimulationError("an agent failed on " + "; ".join(failures))
+            sent = self.link.counter.sent + sum(s.sent for s in statuses)
+            received = self.link.counter.received + sum(s.received for s in statuses)
+            if sent == received and (sent, received) == previous:
+                break
+            previous = (sent, received)
+        events = [s.next_event for s in statuses if s.next_event is not None]
+        local = self.scheduler.clock.get_next_activity()
+        if local is not None:
+            events.append(local)
+        return min(events) if events else None
+
+    async def stop(self, reason: str = "") -> None:
+        for address in self.members.values():
+            try:
+                await self.send_message(ClockStop(reason), address)
+            except Exception:
+                logger.exception("could not tell a worker to stop")
+
+
+class WorkerClock(DistributedClockAgent):
+    """A worker's clock: announces the worker, follows the manager's time, reports status."""
+
+    def __init__(
+        self,
+        manager,
+        worker: int,
+        operators: list[str],
+        link: Link,
+        token: str = "",
+        scenario: str = "",
+        on_welcome=None,
+    ):
+        super().__init__()
+        self.manager = manager
+        self.worker = worker
+        self.operators = operators
+        self.link = link
+        self.token = token
+        self.scenario = scenario
+        self.on_welcome = on_welcome
+        self.welcomed = asyncio.get_event_loop().create_future()
+
+    def handle_message(self, content, meta) -> None:
+        if isinstance(content, Welcome):
+            if not self.welcomed.done():
+                self.welcomed.set_result(True)
+                if self.on_welcome is not None:
+                    self.on_welcome()
+        elif isinstance(content, Refused):
+            if not self.welcomed.done():
+                self.welcomed.set_exception(
+                    PeerError(f"the manager refused worker {self.worker}: {content.reason}")
+                )
+        elif isinstance(content, ClockSet):
+            if content.time is not None:
+                self.scheduler.clock.set_time(content.time)
+            self._answer(content.round)
+        elif isinstance(content, ClockQuery):
+            self._answer(content.round)
+        elif isinstance(content, ClockStop):
+            if not self.stopped.done():
+                self.stopped.set_result(content.reason)
+        else:
+            logger.warning(
+                "worker clock: dropped unexpected %s from %s",
+                type(content).__name__,
+                meta.get("sender_addr"),
+            )
+
+    async def join(self, timeout: float, retry: float = 0.5) -> None:
+        """Announce this worker until the manager answers, at most ``timeout`` seconds."""
+        hello = Hello(self.worker, self.operators, self.token, self.scenario)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.welcomed.done():
+            await self.send_message(hello, self.manager)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise PeerError(
+                    f"worker {self.worker} waited {timeout:g} s for the manager at "
+                    f"{self.manager.protocol_addr}; it did not answer"
+                )
+            try:
+                # poll: the manager may not be up yet; announce again until it answers
+                await asyncio.wait_for(asyncio.shield(self.welcomed), min(retry, left))
+            except TimeoutError:
+                continue
+        self.welcomed.result()
+
+    def _answer(self, round_: int) -> None:
+        async def answer():
+            await tasks_complete_or_sleeping(self.context._container)
+            failures = [f"{type(e).__name__}: {e}" for e in self.link.failures]
+            status = ClockStatus(
+                self.worker,
+                round_,
+                self.link.counter.sent,
+                self.link.counter.received,
+                self.scheduler.clock.get_next_activity(),
+                failures,
+            )
+            await self.send_message(status, self.manager)
+
+        asyncio.ensure_future(answer())

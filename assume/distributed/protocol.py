@@ -1,0 +1,70 @@
+"""Control messages between the manager's clock and the workers' clocks.
+
+They are not simulation messages: they are not counted, and only clock agents handle them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Hello:
+    """A worker announces itself (repeated until welcomed, so start order does not matter)."""
+
+    worker: int
+    operators: list[str]
+    token: str = ""
+    scenario: str = ""
+
+
+@dataclass
+class Welcome:
+    """The manager accepted a worker."""
+
+    worker: int
+
+
+@dataclass
+class Refused:
+    """The manager refused a worker (wrong token, unknown index, other scenario)."""
+
+    worker: int
+    reason: str
+
+
+@dataclass
+class ClockSet:
+    """Move the clock to ``time``, settle, and answer with a :class:`ClockStatus`."""
+
+    time: float
+    round: int
+
+
+@dataclass
+class ClockQuery:
+    """Settle and answer with a :class:`ClockStatus` (another round of the same step)."""
+
+    round: int
+
+
+@dataclass
+class ClockStatus:
+    """A worker's answer after it became idle: its message counts and next scheduled event."""
+
+    worker: int
+    round: int
+    sent: int
+    received: int
+    next_event: float | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClockStop:
+    """The run is over (or aborted with ``reason``): shut down."""
+
+    reason: str = ""
+
+
+CONTROL_TYPES = (Hello, Welcome, Refused, ClockSet, ClockQuery, ClockStatus, ClockStop)

@@ -1,0 +1,148 @@
+"""Running a simulation: the clock loop shared by the one-process run and the manager.
+
+A runner builds the agents of its process, then moves the clock from event to event: it
+waits until the step is over (every agent idle, every message handled), flushes results
+between steps, and winds up at the end or on an error, so that every result computed so
+far is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from mango.messages.message import AgentAddress
+from mango.util.clock import ExternalClock
+from mango.util.termination_detection import tasks_complete_or_sleeping
+
+from assume.errors import SimulationError
+from assume.local_container import LocalContainer
+from assume.messages import SimulationEnd, SimulationStart
+from assume.messaging import Link
+from assume.progress import Progress
+from assume.timeutil import format_datetime
+
+logger = logging.getLogger(__name__)
+
+# a bound, not a synchronisation: a broken agent must not block writing what was computed
+WIND_UP_TIMEOUT = 60
+
+
+class LocalRunner:
+    """Runs every agent in one mango container in this process."""
+
+    def __init__(self, world):
+        self.world = world
+        self.clock = ExternalClock(world.start)
+
+    # -- what differs between a local run and a distributed manager ---------------------
+    def make_container(self):
+        container = LocalContainer(self.clock, self.world.addr)
+        self.link = Link(post=container.deliver)
+        return container
+
+    def build(self, container) -> None:
+        world = self.world
+        self.output = world.build_output(container, self.link)
+        output_addr = AgentAddress(container.addr, "output")
+        self.market_agents = world.build_markets(container, self.link, output_addr)
+        operators = world.build_operators(
+            container,
+            self.link,
+            list(world.unit_operators),
+            world.market_addresses(container.addr),
+            output_addr,
+        )
+        self.operator_agents = [AgentAddress(container.addr, r.operator_id) for r in operators]
+
+    async def begin(self) -> None:
+        """Everything needed before the first step (registrations are answered here)."""
+
+    async def settle(self, moment: float | None = None) -> float | None:
+        """Move the clock to ``moment`` (if given), wait until the step is over and return the
+        next scheduled event."""
+        if moment is not None:
+            self.clock.set_time(moment)
+        await tasks_complete_or_sleeping(self.container)
+        self.raise_failures()
+        return self.clock.get_next_activity()
+
+    async def send(self, content, receiver) -> None:
+        """Send a message from the world itself, counted like any simulation message."""
+        self.link.counter.sent += 1
+        self.link.post(content, receiver, "world")
+
+    async def close(self) -> None:
+        await self.container.shutdown()
+
+    # -- the shared loop ------------------------------------------------------------------
+    def raise_failures(self) -> None:
+        if self.link.failures:
+            error = self.link.failures[0]
+            raise SimulationError(
+                f"simulation {self.world.simulation_id} stopped: an agent failed with "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    async def run(self) -> dict:
+        world = self.world
+        wall_start = time.perf_counter()
+        self.container = self.make_container()
+        self.build(self.container)
+        progress = Progress(world.start, world.end, enabled=world.progress)
+        finished = False
+        await self.container.start()
+        try:
+            self.container.on_ready()
+            await self.begin()
+            await self.settle()
+            for address in self.market_agents:
+                await self.send(SimulationStart(world.start), address)
+            await self._run_clock(progress)
+            finished = True
+        finally:
+            progress.close()
+            await self._wind_up(world.end if finished else self.clock.time)
+            if not finished:
+                logger.error(
+                    "simulation %s stopped early at %s; all %d result rows computed so far "
+                    "were written",
+                    world.simulation_id,
+                    format_datetime(int(self.clock.time)),
+                    self.output.rows_written,
+                )
+            await self.close()
+        return {
+            "simulation_id": world.simulation_id,
+            "wall_time": time.perf_counter() - wall_start,
+            "rows_written": self.output.rows_written,
+            "messages_sent": self.link.counter.sent,
+            "messages_handled": self.link.counter.received,
+        }
+
+    async def _run_clock(self, progress) -> None:
+        """Move the clock from event to event. In real-time mode each event also waits until
+        the wall clock has reached it (simulation time t happens at wall time
+        ``wall_start + (t - start)``)."""
+        world = self.world
+        wall_start = time.time()
+        moment = await self.settle()
+        while moment is not None and moment <= world.end:
+            if world.real_time:
+                delay = wall_start + (moment - world.start) - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            self.output.before_step(moment)
+            progress.update(moment)
+            moment = await self.settle(moment)
+
+    async def _wind_up(self, until: float) -> None:
+        """Operators report the dispatch up to ``until``; then everything is written."""
+        try:
+            for address in self.operator_agents:
+                await self.send(SimulationEnd(until), address)
+            await asyncio.wait_for(self.settle(), WIND_UP_TIMEOUT)
+        except (Exception, asyncio.CancelledError):
+            logger.exception("could not collect the last dispatch reports")
+        self.output.finish()
