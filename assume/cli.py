@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -67,6 +68,54 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="show a progress bar over simulation time (default: on when stderr is a terminal)",
     )
+    group = cli.add_argument_group(
+        "distributed simulation",
+        "Run units operators in other processes or on other machines; results are the same as "
+        "in one process. Settings also come from the distributed: section of the config file "
+        "and from the environment (MQTT_BROKER, TCP_HOST, TCP_PORT, ASSUME_TOKEN).",
+    )
+    group.add_argument(
+        "-p",
+        "--parallel",
+        action="store_true",
+        help="run the manager in this process and start worker processes on this machine",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        help="number of worker processes (default with -p: one per units operator)",
+    )
+    group.add_argument(
+        "--role",
+        choices=["manager", "worker"],
+        help="run one process of a distributed simulation whose other processes start elsewhere",
+    )
+    group.add_argument(
+        "--manager",
+        metavar="HOST:PORT",
+        help="address of the manager, for workers (default 127.0.0.1:9010)",
+    )
+    group.add_argument("--worker-index", type=int, help="this worker's index, 0..workers-1")
+    group.add_argument(
+        "--host", help="interface to listen on (default 127.0.0.1; expose others with care)"
+    )
+    group.add_argument(
+        "--port",
+        type=int,
+        help="port to listen on (manager default 9010; worker default: any free port)",
+    )
+    group.add_argument(
+        "--mqtt", metavar="HOST[:PORT]", help="talk through this MQTT broker instead of TCP"
+    )
+    group.add_argument("--token", help="shared secret every worker must present when it joins")
+    group.add_argument(
+        "--connect-timeout", type=float, help="seconds to wait for the other side (default 60)"
+    )
+    group.add_argument(
+        "--peer-timeout",
+        type=float,
+        help="seconds a peer may stay silent before the run stops (default 30)",
+    )
     return cli
 
 
@@ -89,9 +138,33 @@ def run(args: argparse.Namespace) -> dict:
     csv_path = args.csv_path
     if csv_path is None and args.db_uri is None:
         csv_path = "outputs"
-    world = World(export_csv_path=csv_path, database_uri=args.db_uri, log_level=args.loglevel)
-    build_world(spec, world, progress=args.progress)
-    summary = world.run()
+    role = "manager" if args.parallel else args.role
+    distributed = None
+    if role is not None:
+        from assume.distributed.settings import settings_from
+
+        distributed = settings_from(args, role, spec, os.environ)
+    world = World(
+        export_csv_path=csv_path,
+        database_uri=args.db_uri,
+        log_level=args.loglevel,
+        distributed_role=None if role is None else role == "manager",
+        distributed=distributed,
+    )
+    build_world(spec, world, progress=args.progress if role != "worker" else False)
+    if args.parallel:
+        from assume.distributed.parallel import WorkerProcesses
+
+        workers = WorkerProcesses(args, distributed)
+        world.before_join = workers.start
+        try:
+            summary = world.run()
+        finally:
+            workers.wait()
+    else:
+        summary = world.run()
+    if role == "worker":
+        return summary
     where = f"{csv_path}/{spec.simulation_id}/" if csv_path else ""
     if args.db_uri:
         where = f"{where} and {args.db_uri}" if where else args.db_uri

@@ -89,10 +89,15 @@ class LocalRunner:
         world = self.world
         wall_start = time.perf_counter()
         self.container = self.make_container()
-        self.build(self.container)
+        # started first: a network container knows its real address (port 0) only then
+        await self.container.start()
+        try:
+            self.build(self.container)
+        except BaseException:
+            await self.container.shutdown()
+            raise
         progress = Progress(world.start, world.end, enabled=world.progress)
         finished = False
-        await self.container.start()
         try:
             self.container.on_ready()
             await self.begin()

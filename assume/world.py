@@ -59,14 +59,22 @@ class World:
         log_level: str = "INFO",
         distributed_role: bool | None = None,
         writers: list | None = None,
+        distributed=None,
     ):
         """``writers``: extra result writers (objects with ``write(table, columns)`` and
-        ``close()``, see :mod:`assume.outputs.writers`) besides the CSV files and database."""
+        ``close()``, see :mod:`assume.outputs.writers`) besides the CSV files and database.
+        ``distributed``: a :class:`assume.distributed.settings.DistributedSettings` for
+        ``distributed_role=True`` (manager) or ``False`` (worker)."""
         self.addr = addr
         self.database_uri = database_uri
         self.export_csv_path = export_csv_path
         self.distributed_role = distributed_role
         self.extra_writers = list(writers or [])
+        if distributed is None and distributed_role is not None:
+            from assume.distributed.settings import DistributedSettings
+
+            distributed = DistributedSettings()
+        self.distributed = distributed
         logging.getLogger("assume").setLevel(
             log_level.upper() if isinstance(log_level, str) else log_level
         )

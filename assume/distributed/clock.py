@@ -99,11 +99,13 @@ class ManagerClock(DistributedClockManager):
                 "manager's address and use the same token and scenario)"
             ) from None
 
-    async def _ask(self, message, timeout: float) -> list[ClockStatus]:
+    async def _broadcast(self, message) -> None:
         self.answers = {}
         self.answered.clear()
         for address in self.members.values():
             await self.send_message(message, address)
+
+    async def _collect(self, timeout: float) -> list[ClockStatus]:
         if self.members:
             try:
                 await asyncio.wait_for(self.answered.wait(), timeout)
@@ -116,19 +118,26 @@ class ManagerClock(DistributedClockManager):
         return list(self.answers.values())
 
     async def settle(self, timeout: float, moment: float | None = None) -> float | None:
-        """Move every worker to ``moment`` (if given), wait until the step is over everywhere
-        and return the next scheduled event of the whole simulation (None if there is none)."""
+        """Move every clock to ``moment`` (if given), wait until the step is over everywhere
+        and return the next scheduled event of the whole simulation (None if there is none).
+
+        The workers' clocks are set before the manager's own: messages of the new step go
+        over the same ordered connection after the ClockSet, so no worker sees them early."""
         container = self.context._container
         previous = None
-        first = True
+        message = None
         while True:
             self.round += 1
-            message = ClockSet(moment, self.round) if first and moment is not None else None
-            message = message or ClockQuery(self.round)
-            first = False
-            ask = asyncio.ensure_future(self._ask(message, timeout))
+            if message is None and moment is not None:
+                message = ClockSet(moment, self.round)
+                await self._broadcast(message)
+                self.scheduler.clock.set_time(moment)
+            else:
+                message = ClockQuery(self.round)
+                await self._broadcast(message)
+            collect = asyncio.ensure_future(self._collect(timeout))
             await tasks_complete_or_sleeping(container)
-            statuses = await ask
+            statuses = await collect
             await tasks_complete_or_sleeping(container)
             failures = [f"worker {s.worker}: {f}" for s in statuses for f in s.failures]
             if failures:

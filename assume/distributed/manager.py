@@ -1,0 +1,78 @@
+"""The manager of a distributed simulation: markets, outputs and the clock.
+
+Units operators run in worker processes (:mod:`assume.distributed.worker`); the manager
+admits them, drives their clocks and ends every step exactly (:mod:`assume.distributed.clock`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mango.messages.message import AgentAddress
+
+from assume.distributed.clock import ManagerClock
+from assume.distributed.settings import CLOCK_AGENT
+from assume.messaging import Link
+from assume.runner import LocalRunner
+
+logger = logging.getLogger(__name__)
+
+
+class ManagerRunner(LocalRunner):
+    """Runs markets and outputs here and the units operators on admitted workers."""
+
+    def __init__(self, world):
+        super().__init__(world)
+        self.settings = world.distributed
+        self.stop_reason = ""
+
+    def make_container(self):
+        self.link = Link(post=None)
+        return self.settings.create_container(self.clock, manager=True)
+
+    def build(self, container) -> None:
+        world = self.world
+        self.output = world.build_output(container, self.link)
+        output_addr = AgentAddress(container.addr, "output")
+        self.market_agents = world.build_markets(container, self.link, output_addr)
+        self.manager_clock = ManagerClock(
+            self.settings.workers, self.link, self.settings.token, world.simulation_id
+        )
+        container.register(self.manager_clock, suggested_aid=CLOCK_AGENT)
+        self.operator_agents = []
+
+    async def begin(self) -> None:
+        before_join = getattr(self.world, "before_join", None)
+        if before_join is not None:
+            before_join(self.container.addr)
+        await self.manager_clock.wait_for_workers(self.settings.connect_timeout)
+        clock = self.manager_clock
+        self.operator_agents = [
+            AgentAddress(clock.members[index].protocol_addr, operator_id)
+            for index in sorted(clock.members)
+            for operator_id in clock.operators[index]
+        ]
+        known = set(self.world.unit_operators)
+        unknown = [a.aid for a in self.operator_agents if a.aid not in known]
+        if unknown:
+            logger.info("workers bring units operators of their own: %s", ", ".join(unknown))
+
+    async def settle(self, moment: float | None = None) -> float | None:
+        next_event = await self.manager_clock.settle(self.settings.peer_timeout, moment)
+        self.raise_failures()
+        return next_event
+
+    async def send(self, content, receiver) -> None:
+        self.link.counter.sent += 1
+        await self.container.send_message(content, receiver, sender_id="world")
+
+    async def run(self) -> dict:
+        try:
+            return await super().run()
+        except BaseException as error:
+            self.stop_reason = f"{type(error).__name__}: {error}"
+            raise
+
+    async def close(self) -> None:
+        await self.manager_clock.stop(self.stop_reason)
+        await self.container.shutdown()

@@ -1,0 +1,77 @@
+"""``assume -p``: worker processes on this machine for a manager running in this process."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+
+from assume.errors import PeerError
+
+logger = logging.getLogger(__name__)
+
+
+def _worker_main(argv: list[str]) -> None:
+    from assume.cli import main
+
+    raise SystemExit(main(argv))
+
+
+class WorkerProcesses:
+    """Starts one process per worker once the manager listens, and waits for all of them."""
+
+    def __init__(self, args, settings):
+        self.args = args
+        self.settings = settings
+        self.processes: list[multiprocessing.Process] = []
+
+    def worker_argv(self, index: int, manager_addr) -> list[str]:
+        args, settings = self.args, self.settings
+        argv = [
+            "--role",
+            "worker",
+            "--worker-index",
+            str(index),
+            "--workers",
+            str(settings.workers),
+        ]
+        if args.scenario:
+            argv += ["-s", args.scenario, "-i", args.input_path]
+        elif args.config:
+            argv += ["--config", args.config]
+        if args.case_study:
+            argv += ["-c", args.case_study]
+        argv += ["-l", args.loglevel, "--no-progress"]
+        if settings.transport == "mqtt":
+            argv += ["--mqtt", f"{settings.broker_host}:{settings.broker_port}"]
+        else:
+            argv += ["--manager", f"{manager_addr[0]}:{manager_addr[1]}"]
+        if settings.token:
+            argv += ["--token", settings.token]
+        argv += ["--connect-timeout", str(settings.connect_timeout)]
+        argv += ["--peer-timeout", str(settings.peer_timeout)]
+        return argv
+
+    def start(self, manager_addr) -> None:
+        context = multiprocessing.get_context("spawn")
+        for index in range(self.settings.workers):
+            process = context.Process(
+                target=_worker_main,
+                args=(self.worker_argv(index, manager_addr),),
+                name=f"worker-{index}",
+            )
+            process.start()
+            self.processes.append(process)
+
+    def wait(self) -> None:
+        """Wait for every worker; a worker that failed is an error naming it."""
+        failed = []
+        for index, process in enumerate(self.processes):
+            process.join(self.settings.peer_timeout + self.settings.connect_timeout)
+            if process.is_alive():
+                process.kill()
+                process.join()
+                failed.append(f"worker {index} (did not stop, killed)")
+            elif process.exitcode:
+                failed.append(f"worker {index} (exit code {process.exitcode})")
+        if failed:
+            raise PeerError(f"worker process(es) failed: {', '.join(failed)}")

@@ -1,0 +1,172 @@
+"""Settings of a distributed run: transport, addresses, workers, token and timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assume.errors import ConfigurationError
+
+MANAGER_CLIENT_ID = "assume_manager"
+CLOCK_AGENT = "clock"
+
+
+@dataclass
+class DistributedSettings:
+    """How the processes of a distributed simulation find and trust each other.
+
+    ``transport`` is ``tcp`` (direct connections; the manager listens on manager_host:
+    manager_port, each worker on host:port, port 0 = any free port) or ``mqtt`` (every
+    process connects to the broker at broker_host:broker_port)."""
+
+    transport: str = "tcp"
+    manager_host: str = "127.0.0.1"
+    manager_port: int = 9010
+    host: str = "127.0.0.1"
+    port: int = 0
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    broker_username: str | None = None
+    broker_password: str | None = None
+    broker_tls: bool = False
+    workers: int = 1
+    worker_index: int = 0
+    operators: list[str] | None = None
+    token: str = ""
+    connect_timeout: float = 60.0
+    peer_timeout: float = 30.0
+
+    def __post_init__(self):
+        if self.transport not in ("tcp", "mqtt"):
+            raise ConfigurationError(
+                f"distributed transport must be 'tcp' or 'mqtt', got {self.transport!r}"
+            )
+        if self.workers < 1:
+            raise ConfigurationError(f"workers must be at least 1, got {self.workers}")
+        if not 0 <= self.worker_index < self.workers:
+            raise ConfigurationError(
+                f"worker index {self.worker_index} outside 0..{self.workers - 1}"
+            )
+        for name in ("connect_timeout", "peer_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def manager_protocol_addr(self):
+        """The manager container's address as agents write it."""
+        if self.transport == "tcp":
+            return (self.manager_host, self.manager_port)
+        return MANAGER_CLIENT_ID
+
+    def create_container(self, clock, manager: bool, name: str = ""):
+        """A mango container for this process (the manager's or a worker's)."""
+        from assume.codec import make_codec
+        from assume.distributed.protocol import CONTROL_TYPES
+        from assume.distributed.transport import create_container
+
+        codec = make_codec()
+        for message_type in CONTROL_TYPES:
+            codec.register_message_type(message_type)
+        if self.transport == "tcp":
+            address = (self.manager_host, self.manager_port) if manager else (self.host, self.port)
+            # one connection per peer: messages between two containers keep their order
+            return create_container(
+                "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1
+            )
+        client_id = MANAGER_CLIENT_ID if manager else (name or f"assume_worker_{self.worker_index}")
+        return create_container(
+            "mqtt",
+            clock=clock,
+            codec=codec,
+            broker=(self.broker_host, self.broker_port),
+            client_id=client_id,
+        )
+
+
+def assign_operators(operator_ids: list[str], workers: int) -> list[list[str]]:
+    """Spread units operators over workers deterministically (sorted ids, round robin)."""
+    ordered = sorted(operator_ids)
+    return [ordered[index::workers] for index in range(workers)]
+
+
+def _host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
+    host, _, port = str(text).rpartition(":")
+    if not host:
+        return str(text), default_port
+    try:
+        return host, int(port)
+    except ValueError:
+        raise ConfigurationError(f"{what}: expected HOST:PORT, got {text!r}") from None
+
+
+def settings_from(args, role: str, spec, environ) -> DistributedSettings:
+    """Distributed settings from, in rising priority: the ``distributed:`` section of the
+    scenario's config file, the environment, and the command line."""
+    import yaml
+
+    section = {}
+    if spec is not None and spec.config_path is not None:
+        with open(spec.config_path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle) or {}
+        section = loaded.get("distributed") or {}
+    where = f"{getattr(spec, 'config_path', 'config.yaml')}: distributed"
+    manager = section.get("manager") or {}
+    mqtt = section.get("mqtt") or {}
+    timeouts = section.get("timeouts") or {}
+    values = {
+        "transport": section.get("transport", "tcp"),
+        "manager_host": manager.get("host", "127.0.0.1"),
+        "manager_port": int(manager.get("port", 9010)),
+        "broker_host": mqtt.get("broker", "127.0.0.1"),
+        "broker_port": int(mqtt.get("port", 1883)),
+        "broker_username": mqtt.get("username"),
+        "broker_password": mqtt.get("password"),
+        "broker_tls": bool(mqtt.get("tls", False)),
+        "token": section.get("token") or "",
+        "connect_timeout": float(timeouts.get("connect", 60)),
+        "peer_timeout": float(timeouts.get("peer", 30)),
+    }
+    workers = section.get("workers")
+    if environ.get("MQTT_BROKER"):
+        values["transport"] = "mqtt"
+        values["broker_host"], values["broker_port"] = _host_port(
+            environ["MQTT_BROKER"], values["broker_port"], "MQTT_BROKER"
+        )
+    if environ.get("TCP_HOST"):
+        values["manager_host" if role == "manager" else "host"] = environ["TCP_HOST"]
+    if environ.get("TCP_PORT"):
+        values["manager_port" if role == "manager" else "port"] = int(environ["TCP_PORT"])
+    if environ.get("ASSUME_TOKEN"):
+        values["token"] = environ["ASSUME_TOKEN"]
+    if args.mqtt:
+        values["transport"] = "mqtt"
+        values["broker_host"], values["broker_port"] = _host_port(
+            args.mqtt, values["broker_port"], "--mqtt"
+        )
+    if args.manager:
+        values["manager_host"], values["manager_port"] = _host_port(
+            args.manager, values["manager_port"], "--manager"
+        )
+    if args.host:
+        values["manager_host" if role == "manager" else "host"] = args.host
+    if args.port is not None:
+        values["manager_port" if role == "manager" else "port"] = args.port
+    if args.token:
+        values["token"] = args.token
+    if args.connect_timeout:
+        values["connect_timeout"] = args.connect_timeout
+    if args.peer_timeout:
+        values["peer_timeout"] = args.peer_timeout
+    if args.workers:
+        workers = args.workers
+    if workers is None:
+        if role == "manager" and args.parallel:
+            workers = len({unit.operator for unit in spec.units})
+        else:
+            raise ConfigurationError(
+                f"{where}: how many workers? give --workers N or distributed.workers"
+            )
+    values["workers"] = int(workers)
+    values["worker_index"] = int(args.worker_index or 0)
+    if role == "worker" and args.worker_index is None:
+        raise ConfigurationError("a worker needs --worker-index I (0..workers-1)")
+    return DistributedSettings(**values)

@@ -1,0 +1,135 @@
+"""mango TCP and MQTT containers that drop undecodable frames instead of breaking.
+
+In mango 2.4 a frame the codec cannot decode is fatal to more than itself:
+
+- TCP: ``ContainerProtocol.data_received`` lets the error escape, so asyncio closes the
+  connection and logs "Fatal error: protocol.data_received() call failed" without the peer's
+  address. Frames behind it in the buffer are lost, and the sending container keeps the dead
+  connection in its pool: whatever it sends on it until the pool's TTL (30 s) is silently
+  dropped while ``send_message`` returns True.
+- MQTT: the error escapes the ``on_message`` callback in paho's network thread; paho logs
+  "Caught exception in on_message" and re-raises, which ends the thread. The container
+  then receives nothing and stops answering the broker's keep-alive.
+
+Here such a frame is logged with its origin (the peer's address, the MQTT topic) and
+dropped; the connection, the container and the messages around it carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from mango.container.core import Container
+from mango.container.mqtt import MQTTContainer
+from mango.container.protocol import HEADER, ContainerProtocol
+from mango.container.tcp import TCPContainer
+from mango.messages.codecs import Codec
+from mango.util.clock import Clock
+
+from assume.codec import MalformedMessage, make_codec
+
+logger = logging.getLogger(__name__)
+
+
+class GuardedProtocol(ContainerProtocol):
+    """mango's length-prefixed TCP framing, dropping frames the codec rejects."""
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer.extend(data)
+        while len(self._buffer) >= HEADER.size:
+            end = HEADER.size + HEADER.unpack_from(self._buffer)[0]
+            if len(self._buffer) < end:
+                return
+            frame = bytes(self._buffer[HEADER.size : end])
+            del self._buffer[:end]
+            try:
+                message = self.codec.decode(frame)
+            except MalformedMessage as error:
+                peer = self.transport.get_extra_info("peername")
+                logger.warning("dropped a malformed message from %s: %s", peer, error)
+                continue
+            content, meta = message.split_content_and_meta()
+            meta["network_protocol"] = "tcp"
+            self.container.inbox.put_nowait((0, content, meta))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._buffer:
+            peer = self.transport.get_extra_info("peername")
+            logger.warning(
+                "connection from %s closed inside a frame: %d bytes dropped",
+                peer,
+                len(self._buffer),
+            )
+        super().connection_lost(exc)
+
+
+class GuardedTCPContainer(TCPContainer):
+    """A mango TCP container whose server reads with :class:`GuardedProtocol`.
+
+    Only the server side needs it: mango never writes back on a connection it accepted,
+    so the connections this container opens to send never receive frames.
+    """
+
+    async def start(self) -> None:
+        # TCPContainer.start with another protocol; the rest of its start is Container.start
+        self.server = await asyncio.get_running_loop().create_server(
+            lambda: GuardedProtocol(container=self, codec=self.codec), *self.addr
+        )
+        self.addr = (self.addr[0], self.server.sockets[0].getsockname()[1])
+        await Container.start(self)
+
+
+class GuardedMQTTContainer(MQTTContainer):
+    """A mango MQTT container whose message callback survives undecodable payloads."""
+
+    def _set_mqtt_callbacks(self) -> None:
+        super()._set_mqtt_callbacks()
+        deliver = self.mqtt_client.on_message
+
+        def on_message(client, userdata, message) -> None:
+            # runs in paho's network thread: an exception here would end the thread
+            try:
+                deliver(client, userdata, message)
+            except MalformedMessage as error:
+                logger.warning("dropped a malformed message on topic %s: %s", message.topic, error)
+
+        self.mqtt_client.on_message = on_message
+
+
+def create_container(
+    kind: Literal["tcp", "mqtt"],
+    *,
+    clock: Clock,
+    codec: Codec | None = None,
+    addr: tuple[str, int] | None = None,
+    broker: tuple | str | None = None,
+    client_id: str | None = None,
+    inbox_topic: str | None = None,
+    **kwargs,
+) -> Container:
+    """A container for one process of a distributed run, with :func:`make_codec` by default.
+
+    ``tcp`` listens on ``addr`` (host, port; port 0 picks a free one at start).
+    ``mqtt`` connects to ``broker`` ((host, port[, keepalive]) or host) as ``client_id``
+    and receives on ``inbox_topic`` (default: the client id). Other keyword arguments go
+    to the mango container.
+    """
+    codec = codec if codec is not None else make_codec()
+    if kind == "tcp":
+        if addr is None:
+            raise ValueError("a TCP container needs addr=(host, port)")
+        return GuardedTCPContainer(addr=tuple(addr), codec=codec, clock=clock, **kwargs)
+    if kind == "mqtt":
+        if broker is None or not client_id:
+            raise ValueError("an MQTT container needs broker= and client_id=")
+        return GuardedMQTTContainer(
+            client_id=client_id,
+            broker_addr=broker,
+            inbox_topic=inbox_topic,
+            codec=codec,
+            clock=clock,
+            **kwargs,
+        )
+    raise ValueError(f"unknown container kind {kind!r}; use 'tcp' or 'mqtt'")

@@ -1,0 +1,89 @@
+"""A worker of a distributed simulation: hosts units operators, follows the manager's clock."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mango.messages.message import AgentAddress
+from mango.util.clock import ExternalClock
+
+from assume.distributed.clock import WorkerClock
+from assume.distributed.settings import CLOCK_AGENT, assign_operators
+from assume.errors import ConfigurationError, PeerError
+from assume.messaging import Link
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerRunner:
+    """Builds this worker's units operators and runs them until the manager stops."""
+
+    def __init__(self, world):
+        self.world = world
+        self.settings = world.distributed
+
+    def operator_ids(self) -> list[str]:
+        settings, world = self.settings, self.world
+        if settings.operators is not None:
+            unknown = sorted(set(settings.operators) - set(world.unit_operators))
+            if unknown:
+                raise ConfigurationError(
+                    f"worker {settings.worker_index}: unknown units operator(s) "
+                    f"{', '.join(unknown)}; known: {', '.join(sorted(world.unit_operators))}"
+                )
+            return list(settings.operators)
+        return assign_operators(list(world.unit_operators), settings.workers)[settings.worker_index]
+
+    async def run(self) -> dict:
+        world, settings = self.world, self.settings
+        wall_start = time.perf_counter()
+        clock = ExternalClock(world.start)
+        link = Link(post=None)
+        container = settings.create_container(clock, manager=False)
+        manager = settings.manager_protocol_addr
+        operator_ids = self.operator_ids()
+        roles = world.build_operators(
+            container,
+            link,
+            operator_ids,
+            world.market_addresses(manager),
+            AgentAddress(manager, "output"),
+            register_on_ready=False,
+        )
+
+        def register():
+            for role in roles:
+                role.register()
+
+        worker_clock = WorkerClock(
+            AgentAddress(manager, CLOCK_AGENT),
+            settings.worker_index,
+            operator_ids,
+            link,
+            settings.token,
+            world.simulation_id,
+            on_welcome=register,
+        )
+        container.register(worker_clock, suggested_aid=CLOCK_AGENT)
+        await container.start()
+        try:
+            container.on_ready()
+            await worker_clock.join(settings.connect_timeout)
+            logger.info(
+                "worker %d joined with operators %s", settings.worker_index, ", ".join(operator_ids)
+            )
+            reason = await worker_clock.stopped
+        finally:
+            await container.shutdown()
+        if reason:
+            raise PeerError(
+                f"worker {settings.worker_index}: the manager stopped the run: {reason}"
+            )
+        return {
+            "simulation_id": world.simulation_id,
+            "wall_time": time.perf_counter() - wall_start,
+            "operators": operator_ids,
+            "messages_sent": link.counter.sent,
+            "messages_handled": link.counter.received,
+        }
