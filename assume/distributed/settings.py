@@ -131,10 +131,11 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         values["broker_host"], values["broker_port"] = _host_port(
             environ["MQTT_BROKER"], values["broker_port"], "MQTT_BROKER"
         )
+    # TCP_HOST/TCP_PORT: where the manager listens, and so where workers connect to
     if environ.get("TCP_HOST"):
-        values["manager_host" if role == "manager" else "host"] = environ["TCP_HOST"]
+        values["manager_host"] = environ["TCP_HOST"]
     if environ.get("TCP_PORT"):
-        values["manager_port" if role == "manager" else "port"] = int(environ["TCP_PORT"])
+        values["manager_port"] = int(environ["TCP_PORT"])
     if environ.get("ASSUME_TOKEN"):
         values["token"] = environ["ASSUME_TOKEN"]
     if args.mqtt:
