@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from assume import logs
 from assume.errors import AssumeError
 
 DEFAULT_CONFIG = "config.yaml"
@@ -61,6 +62,10 @@ def parser() -> argparse.ArgumentParser:
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         help="log level (default: %(default)s)",
+    )
+    cli.add_argument(
+        "--log-file",
+        help="also append the log to this file (with -p, the workers' records too)",
     )
     cli.add_argument(
         "--progress",
@@ -179,12 +184,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.loglevel,
-        format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s",
-    )
-    # mango logs every agent start and stop at INFO; keep it for --loglevel DEBUG only
-    logging.getLogger("mango").setLevel(max(logging.getLevelName(args.loglevel), logging.WARNING))
+    logs.configure(args.loglevel, args.log_file)
     try:
         run(args)
     except AssumeError as error:

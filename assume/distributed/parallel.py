@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 
+from assume import logs
 from assume.errors import PeerError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ class WorkerProcesses:
         return argv
 
     def start(self, manager_addr) -> None:
-        context = multiprocessing.get_context("spawn")
+        # forked where possible, so that their log records reach this process's handlers
+        forked = logs.share_with_children()
+        context = multiprocessing.get_context("fork" if forked else "spawn")
         for index in range(self.settings.workers):
             process = context.Process(
                 target=_worker_main,

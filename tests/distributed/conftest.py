@@ -98,7 +98,7 @@ def mosquitto(tmp_path_factory):
 
 def _assume(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "assume", *args, "-l", "WARNING", "--no-progress"],
+        [sys.executable, "-m", "assume", "-l", "WARNING", "--no-progress", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

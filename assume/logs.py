@@ -1,0 +1,41 @@
+"""Logging: one ``assume`` logger hierarchy, every record naming its process.
+
+With ``assume -p`` the worker processes are forked after
+:func:`multiprocessing_logging.install_mp_handler` has wrapped the handlers, so their
+records travel to this process's handlers: one log, and no process opens (or truncates)
+the log file but this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+
+import multiprocessing_logging
+
+FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s"
+
+
+def configure(level: str, log_file: str | None = None) -> None:
+    """Log to stderr (and append to ``log_file``); a no-op if logging is already set up,
+    as in a forked worker whose records go to its parent."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, mode="a", encoding="utf-8"))
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers)
+    # mango logs every agent start and stop at INFO; keep it for DEBUG only
+    logging.getLogger("mango").setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def share_with_children() -> bool:
+    """Route records of processes forked from now on to this process's handlers; False where
+    processes cannot be forked (they then log to their own stderr)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if multiprocessing.get_start_method(allow_none=True) != "fork":
+        multiprocessing.set_start_method("fork", force=True)
+    multiprocessing_logging.install_mp_handler()
+    return True
