@@ -25,12 +25,45 @@ from mango import Role
 logger = logging.getLogger(__name__)
 
 
+def _peer(address):
+    return tuple(address) if isinstance(address, list) else address
+
+
 @dataclass
 class MessageCounter:
-    """Simulation messages sent and handled in one container."""
+    """Simulation messages sent and handled in one container, in total and per other
+    container (by protocol address); ``local_addr`` is this container's own address."""
 
+    local_addr: object = None
     sent: int = 0
     received: int = 0
+    sent_to: dict = field(default_factory=dict)
+    received_from: dict = field(default_factory=dict)
+
+    def count_sent(self, receiver_addr) -> None:
+        self.sent += 1
+        peer = _peer(receiver_addr)
+        if peer != self.local_addr:
+            self.sent_to[peer] = self.sent_to.get(peer, 0) + 1
+
+    def count_received(self, sender_addr) -> None:
+        self.received += 1
+        peer = _peer(sender_addr)
+        if peer is not None and peer != self.local_addr:
+            self.received_from[peer] = self.received_from.get(peer, 0) + 1
+
+    @property
+    def remote_sent(self) -> int:
+        return sum(self.sent_to.values())
+
+    @property
+    def remote_received(self) -> int:
+        return sum(self.received_from.values())
+
+    @property
+    def local_balanced(self) -> bool:
+        """Every message sent within this container has been handled."""
+        return self.sent - self.remote_sent == self.received - self.remote_received
 
 
 @dataclass
@@ -52,7 +85,7 @@ class MessengerRole(Role):
 
     def send(self, content, receiver) -> None:
         link = self.link
-        link.counter.sent += 1
+        link.counter.count_sent(receiver.protocol_addr)
         if link.post is not None:
             link.post(content, receiver, self.context.aid)
         else:
@@ -63,7 +96,7 @@ class MessengerRole(Role):
         guarded = self.guarded(handler)
 
         def counted(content, meta):
-            self.link.counter.received += 1
+            self.link.counter.count_received(meta.get("sender_addr"))
             guarded(content, meta)
 
         self.context.subscribe_message(

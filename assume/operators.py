@@ -98,11 +98,14 @@ class UnitsOperatorRole(MessengerRole):
         if len(products) > 1:
             # longest products first, then by start, as ASSUME's operators order them
             products = products[np.lexsort((products[:, 0], products[:, 0] - products[:, 1]))]
+        if self.eager:
+            self._execute()  # bids look back at the executed dispatch
         book = Orderbook.concat([group.calculate_bids(products) for group in groups])
-        self.send(
-            OrderSubmission(content.market_id, content.opening, book),
-            self.market_addrs[content.market_id],
-        )
+        if len(book):  # nothing to offer: no message, and no feedback to wait for
+            self.send(
+                OrderSubmission(content.market_id, content.opening, book),
+                self.market_addrs[content.market_id],
+            )
 
     def handle_feedback(self, content: ClearingFeedback, meta: dict) -> None:
         for bid, reason in content.rejections:

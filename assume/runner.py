@@ -70,7 +70,7 @@ class LocalRunner:
 
     async def send(self, content, receiver) -> None:
         """Send a message from the world itself, counted like any simulation message."""
-        self.link.counter.sent += 1
+        self.link.counter.count_sent(receiver.protocol_addr)
         self.link.post(content, receiver, "world")
 
     async def close(self) -> None:
@@ -91,6 +91,7 @@ class LocalRunner:
         self.container = self.make_container()
         # started first: a network container knows its real address (port 0) only then
         await self.container.start()
+        self.link.counter.local_addr = self.container.addr
         try:
             self.build(self.container)
         except BaseException:

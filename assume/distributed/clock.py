@@ -77,13 +77,13 @@ class ManagerClock(DistributedClockManager):
             reason = f"worker index {hello.worker} is already taken by {self.members[hello.worker]}"
         if reason:
             logger.error("refused worker %s at %s: %s", hello.worker, address, reason)
-            self.schedule_instant_message(Refused(hello.worker, reason), address)
+            asyncio.ensure_future(self._send_now(Refused(hello.worker, reason), address))
             return
         if hello.worker not in self.members:
             logger.info("worker %d joined from %s", hello.worker, address)
         self.members[hello.worker] = address
         self.operators[hello.worker] = list(hello.operators)
-        self.schedule_instant_message(Welcome(hello.worker), address)
+        asyncio.ensure_future(self._send_now(Welcome(hello.worker), address))
         if len(self.members) == self.expected and not self.all_joined.done():
             self.all_joined.set_result(True)
 
@@ -99,11 +99,24 @@ class ManagerClock(DistributedClockManager):
                 "manager's address and use the same token and scenario)"
             ) from None
 
-    async def _broadcast(self, message) -> None:
-        self.answers = {}
-        self.answered.clear()
+    async def _flush(self) -> None:
+        flush = getattr(self.context._container, "flush", None)
+        if flush is not None:
+            await flush()
+
+    async def _send_now(self, message, address) -> None:
+        await self.send_message(message, address)
+        await self._flush()
+
+    async def _broadcast(self, message, answer: bool = True) -> None:
+        if answer:
+            self.answers = {}
+            self.answered.clear()
         for address in self.members.values():
             await self.send_message(message, address)
+        if answer:
+            # everything sent to the workers in this step goes out with the question
+            await self._flush()
 
     async def _collect(self, timeout: float) -> list[ClockStatus]:
         if self.members:
@@ -122,43 +135,70 @@ class ManagerClock(DistributedClockManager):
         and return the next scheduled event of the whole simulation (None if there is none).
 
         The workers' clocks are set before the manager's own: messages of the new step go
-        over the same ordered connection after the ClockSet, so no worker sees them early."""
+        over the same ordered connection after the ClockSet, so no worker sees them early.
+
+        Workers only talk to the manager, over reliable ordered connections. So once every
+        container has been idle when it answered, each worker has handled exactly what the
+        manager sent it, and the manager (idle too) exactly what the worker sent, no message
+        is left anywhere: one round suffices. Counts that stay unbalanced over two rounds
+        mean a message was lost, which stops the run."""
         container = self.context._container
+        if moment is not None:
+            await self._broadcast(ClockSet(moment, self.round), answer=False)
+            self.scheduler.clock.set_time(moment)
         previous = None
-        message = None
         while True:
-            self.round += 1
-            if message is None and moment is not None:
-                message = ClockSet(moment, self.round)
-                await self._broadcast(message)
-                self.scheduler.clock.set_time(moment)
-            else:
-                message = ClockQuery(self.round)
-                await self._broadcast(message)
-            collect = asyncio.ensure_future(self._collect(timeout))
+            # the query goes out after what the manager sent in this step, so an answer
+            # covers all of it
             await tasks_complete_or_sleeping(container)
-            statuses = await collect
+            self.round += 1
+            await self._broadcast(ClockQuery(self.round))
+            statuses = await self._collect(timeout)
             await tasks_complete_or_sleeping(container)
             failures = [f"worker {s.worker}: {f}" for s in statuses for f in s.failures]
             if failures:
                 raise SimulationError("an agent failed on " + "; ".join(failures))
-            sent = self.link.counter.sent + sum(s.sent for s in statuses)
-            received = self.link.counter.received + sum(s.received for s in statuses)
-            if sent == received and (sent, received) == previous:
+            unbalanced = self._unbalanced(statuses)
+            if not unbalanced:
                 break
-            previous = (sent, received)
+            if unbalanced == previous:
+                raise PeerError(
+                    "simulation messages were lost: "
+                    + "; ".join(unbalanced)
+                    + " (a malformed message dropped by the transport is logged as a warning)"
+                )
+            previous = unbalanced
         events = [s.next_event for s in statuses if s.next_event is not None]
         local = self.scheduler.clock.get_next_activity()
         if local is not None:
             events.append(local)
         return min(events) if events else None
 
+    def _unbalanced(self, statuses: list[ClockStatus]) -> list[str]:
+        """Descriptions of every count that does not balance (empty when the step is over)."""
+        counter = self.link.counter
+        problems = []
+        if not counter.local_balanced:
+            problems.append(f"manager: {counter.sent} sent, {counter.received} handled")
+        for status in sorted(statuses, key=lambda s: s.worker):
+            address = self.members[status.worker].protocol_addr
+            sent_to = counter.sent_to.get(address, 0)
+            received_from = counter.received_from.get(address, 0)
+            if status.received_remote != sent_to or status.sent_remote != received_from:
+                problems.append(
+                    f"worker {status.worker}: handled {status.received_remote} of {sent_to} "
+                    f"from the manager, the manager {received_from} of {status.sent_remote}"
+                )
+            if not status.local_balanced:
+                problems.append(f"worker {status.worker}: its own messages are not all handled")
+        return problems
+
     async def stop(self, reason: str = "") -> None:
-        for address in self.members.values():
-            try:
-                await self.send_message(ClockStop(reason), address)
-            except Exception:
-                logger.exception("could not tell a worker to stop")
+        try:
+            await self._broadcast(ClockStop(reason), answer=False)
+            await self._flush()
+        except Exception:
+            logger.exception("could not tell the workers to stop")
 
 
 class WorkerClock(DistributedClockAgent):
@@ -196,9 +236,7 @@ class WorkerClock(DistributedClockAgent):
                     PeerError(f"the manager refused worker {self.worker}: {content.reason}")
                 )
         elif isinstance(content, ClockSet):
-            if content.time is not None:
-                self.scheduler.clock.set_time(content.time)
-            self._answer(content.round)
+            self.scheduler.clock.set_time(content.time)
         elif isinstance(content, ClockQuery):
             self._answer(content.round)
         elif isinstance(content, ClockStop):
@@ -217,6 +255,7 @@ class WorkerClock(DistributedClockAgent):
         deadline = asyncio.get_running_loop().time() + timeout
         while not self.welcomed.done():
             await self.send_message(hello, self.manager)
+            await self._flush()
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 raise PeerError(
@@ -234,14 +273,23 @@ class WorkerClock(DistributedClockAgent):
         async def answer():
             await tasks_complete_or_sleeping(self.context._container)
             failures = [f"{type(e).__name__}: {e}" for e in self.link.failures]
+            counter = self.link.counter
             status = ClockStatus(
                 self.worker,
                 round_,
-                self.link.counter.sent,
-                self.link.counter.received,
+                counter.remote_sent,
+                counter.remote_received,
+                counter.local_balanced,
                 self.scheduler.clock.get_next_activity(),
                 failures,
             )
             await self.send_message(status, self.manager)
+            # this worker's messages of the step go out with its answer
+            await self._flush()
 
         asyncio.ensure_future(answer())
+
+    async def _flush(self) -> None:
+        flush = getattr(self.context._container, "flush", None)
+        if flush is not None:
+            await flush()

@@ -63,7 +63,7 @@ class ManagerRunner(LocalRunner):
         return next_event
 
     async def send(self, content, receiver) -> None:
-        self.link.counter.sent += 1
+        self.link.counter.count_sent(receiver.protocol_addr)
         await self.container.send_message(content, receiver, sender_id="world")
 
     async def run(self) -> dict:

@@ -35,7 +35,7 @@ class Refused:
 
 @dataclass
 class ClockSet:
-    """Move the clock to ``time``, settle, and answer with a :class:`ClockStatus`."""
+    """Move the clock to ``time`` (a :class:`ClockQuery` follows)."""
 
     time: float
     round: int
@@ -50,12 +50,15 @@ class ClockQuery:
 
 @dataclass
 class ClockStatus:
-    """A worker's answer after it became idle: its message counts and next scheduled event."""
+    """A worker's answer after it became idle: the simulation messages it sent to and handled
+    from other containers, whether its own internal messages are all handled, its next
+    scheduled event and the errors of its agents."""
 
     worker: int
     round: int
-    sent: int
-    received: int
+    sent_remote: int
+    received_remote: int
+    local_balanced: bool
     next_event: float | None = None
     failures: list[str] = field(default_factory=list)
 

@@ -69,9 +69,11 @@ class DistributedSettings:
         if self.transport == "tcp":
             address = (self.manager_host, self.manager_port) if manager else (self.host, self.port)
             # one connection per peer: messages between two containers keep their order
-            return create_container(
+            container = create_container(
                 "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1
             )
+            container.batching = True
+            return container
         client_id = MANAGER_CLIENT_ID if manager else (name or f"assume_worker_{self.worker_index}")
         return create_container(
             "mqtt",

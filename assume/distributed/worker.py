@@ -67,6 +67,7 @@ class WorkerRunner:
         )
         container.register(worker_clock, suggested_aid=CLOCK_AGENT)
         await container.start()
+        link.counter.local_addr = container.addr
         try:
             container.on_ready()
             await worker_clock.join(settings.connect_timeout)
