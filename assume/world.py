@@ -21,8 +21,8 @@ from assume.markets.config import MarketConfig
 from assume.markets.role import MarketRole
 from assume.messaging import Link
 from assume.operators import UnitsOperatorRole
+from assume.outputs.background import BackgroundWriter
 from assume.outputs.role import OutputRole
-from assume.outputs.writers import open_writers
 from assume.strategies import get_strategy
 from assume.strategies.base import BiddingStrategy
 from assume.timeutil import TimeIndex, parse_datetime, parse_duration
@@ -223,7 +223,12 @@ class World:
     # -- agents ------------------------------------------------------------------------
     def build_output(self, container, link: Link) -> OutputRole:
         """The output agent with its writers (in the process that writes the results)."""
-        writers = open_writers(self.export_csv_path, self.database_uri, self.simulation_id)
+        if self.export_csv_path or self.database_uri:
+            writers = [
+                BackgroundWriter(self.export_csv_path, self.database_uri, self.simulation_id)
+            ]
+        else:
+            writers = []
         writers += self.extra_writers
         role = OutputRole(writers, self.simulation_id, self.save_frequency_hours, self.start)
         role.link = link

@@ -48,7 +48,7 @@ base:
   start_date: {start}
   end_date: {end}
   time_step: 1h
-  save_frequency_hours: null
+  save_frequency_hours: 48  # ASSUME's default; results are written while the run goes on
   markets_config:
     EOM:
       operator: EOM_operator

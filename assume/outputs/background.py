@@ -1,0 +1,94 @@
+"""Writing results in a separate process, so that formatting CSV text and talking to a
+database use a second core while the simulation goes on.
+
+The writer process is forked (where the platform can fork) and opens the writers itself;
+the simulation hands it tables through a pipe. An error in the writer process reaches the
+simulation at the next write or at :meth:`BackgroundWriter.close`.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from multiprocessing.connection import Connection
+
+from assume.errors import AssumeError, ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+_READY = "ready"
+
+
+def _serve(connection: Connection, export_csv_path, database_uri, simulation_id) -> None:
+    from assume.outputs.writers import open_writers
+
+    try:
+        writers = open_writers(export_csv_path, database_uri, simulation_id)
+    except Exception as error:  # reported to the simulation, which raises it
+        connection.send(("error", type(error).__name__, str(error)))
+        return
+    connection.send((_READY,))
+    failure = None
+    while True:
+        item = connection.recv()
+        if item is None:
+            break
+        if failure is not None:
+            continue
+        table, columns = item
+        try:
+            for writer in writers:
+                writer.write(table, columns)
+        except Exception as error:
+            failure = ("error", type(error).__name__, f"writing table {table}: {error}")
+            connection.send(failure)
+    for writer in writers:
+        try:
+            writer.close()
+        except Exception as error:
+            failure = failure or ("error", type(error).__name__, str(error))
+    connection.send(failure or ("closed",))
+
+
+class BackgroundWriter:
+    """A :class:`~assume.outputs.writers.TableWriter` that writes CSV files and/or a database
+    from another process."""
+
+    def __init__(self, export_csv_path: str | None, database_uri: str | None, simulation_id: str):
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(child, export_csv_path, database_uri, simulation_id),
+            name="output-writer",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._raise_if_failed(self._connection.recv())
+
+    def _raise_if_failed(self, answer) -> None:
+        if answer[0] == "error":
+            _, kind, message = answer
+            error = ConfigurationError if kind == "ConfigurationError" else AssumeError
+            raise error(f"output writer: {message}")
+
+    def write(self, table: str, columns: dict) -> None:
+        if self._connection.poll():
+            self._raise_if_failed(self._connection.recv())
+        self._connection.send((table, columns))
+
+    def close(self) -> None:
+        """Wait until everything handed over is written."""
+        if self._process is None:
+            return
+        self._connection.send(None)
+        answer = self._connection.recv()
+        while answer[0] == "error" and self._connection.poll(60):
+            closing = self._connection.recv()
+            answer = answer if closing[0] == "closed" else closing
+        self._process.join()
+        self._process = None
+        self._connection.close()
+        self._raise_if_failed(answer)
