@@ -35,6 +35,7 @@ class LocalRunner:
     def __init__(self, world):
         self.world = world
         self.clock = ExternalClock(world.start)
+        self.failure: BaseException | None = None
 
     # -- what differs between a local run and a distributed manager ---------------------
     def make_container(self):
@@ -107,6 +108,9 @@ class LocalRunner:
                 await self.send(SimulationStart(world.start), address)
             await self._run_clock(progress)
             finished = True
+        except BaseException as error:
+            self.failure = error
+            raise
         finally:
             progress.close()
             await self._wind_up(world.end if finished else self.clock.time)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -321,5 +322,20 @@ class World:
         return self.result
 
     def run(self) -> dict:
-        """Run the simulation in a new event loop (see :meth:`async_run`)."""
-        return asyncio.run(self.async_run())
+        """Run the simulation in a new event loop (see :meth:`async_run`). SIGTERM ends it
+        like Ctrl-C: results computed so far are written, workers are stopped, and
+        KeyboardInterrupt is raised."""
+
+        async def main():
+            try:
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGTERM, asyncio.current_task().cancel
+                )
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or no signals on this platform
+            return await self.async_run()
+
+        try:
+            return asyncio.run(main())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from mango.messages.message import MangoMessage
 
-from assume.codec import make_codec
 from assume.distributed.protocol import CONTROL_TYPES, ClockQuery, ClockStatus
 from assume.markets.orderbook import Orderbook
 from assume.messages import Opening, OrderSubmission, OutputRows

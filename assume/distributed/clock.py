@@ -21,6 +21,7 @@ from assume.distributed.protocol import (
     ClockSet,
     ClockStatus,
     ClockStop,
+    Heartbeat,
     Hello,
     Refused,
     Welcome,
@@ -86,6 +87,19 @@ class ManagerClock(DistributedClockManager):
         asyncio.ensure_future(self._send_now(Welcome(hello.worker), address))
         if len(self.members) == self.expected and not self.all_joined.done():
             self.all_joined.set_result(True)
+
+    def start_heartbeat(self, interval: float) -> None:
+        """Tell the workers every ``interval`` seconds that the manager is alive."""
+
+        async def beat():
+            while True:
+                # poll: a fixed heartbeat period is the point of a heartbeat
+                await asyncio.sleep(interval)
+                if self.members:
+                    await self._broadcast(Heartbeat(self.scheduler.clock.time), answer=False)
+                    await self._flush()
+
+        self.heartbeat = asyncio.ensure_future(beat())
 
     async def wait_for_workers(self, timeout: float) -> None:
         """Wait until every expected worker has joined, at most ``timeout`` seconds."""
@@ -194,6 +208,9 @@ class ManagerClock(DistributedClockManager):
         return problems
 
     async def stop(self, reason: str = "") -> None:
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.cancel()
         try:
             await self._broadcast(ClockStop(reason), answer=False)
             await self._flush()
@@ -223,8 +240,12 @@ class WorkerClock(DistributedClockAgent):
         self.scenario = scenario
         self.on_welcome = on_welcome
         self.welcomed = asyncio.get_event_loop().create_future()
+        self.last_heard = asyncio.get_event_loop().time()
 
     def handle_message(self, content, meta) -> None:
+        self.last_heard = asyncio.get_running_loop().time()
+        if isinstance(content, Heartbeat):
+            return
         if isinstance(content, Welcome):
             if not self.welcomed.done():
                 self.welcomed.set_result(True)
@@ -268,6 +289,23 @@ class WorkerClock(DistributedClockAgent):
             except TimeoutError:
                 continue
         self.welcomed.result()
+
+    async def wait_for_stop(self, peer_timeout: float) -> str:
+        """Wait until the manager stops the run; its reason ("" when the run finished).
+        A manager not heard for ``peer_timeout`` seconds is an error."""
+        loop = asyncio.get_running_loop()
+        while True:
+            silence = loop.time() - self.last_heard
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(self.stopped), max(0.0, peer_timeout - silence)
+                )
+            except TimeoutError:
+                if loop.time() - self.last_heard >= peer_timeout:
+                    raise PeerError(
+                        f"worker {self.worker}: the manager at {self.manager.protocol_addr} "
+                        f"has not been heard for {peer_timeout:g} s; it is gone or unreachable"
+                    ) from None
 
     def _answer(self, round_: int) -> None:
         async def answer():

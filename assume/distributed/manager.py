@@ -6,14 +6,17 @@ admits them, drives their clocks and ends every step exactly (:mod:`assume.distr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from mango.messages.message import AgentAddress
 
 from assume.distributed.clock import ManagerClock
 from assume.distributed.settings import CLOCK_AGENT
+from assume.errors import PeerError
 from assume.messaging import Link
 from assume.runner import LocalRunner
+from assume.timeutil import format_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +27,6 @@ class ManagerRunner(LocalRunner):
     def __init__(self, world):
         super().__init__(world)
         self.settings = world.distributed
-        self.stop_reason = ""
 
     def make_container(self):
         self.link = Link(post=None)
@@ -42,6 +44,7 @@ class ManagerRunner(LocalRunner):
         self.operator_agents = []
 
     async def begin(self) -> None:
+        self.manager_clock.start_heartbeat(self.settings.peer_timeout / 3)
         before_join = getattr(self.world, "before_join", None)
         if before_join is not None:
             before_join(self.container.addr)
@@ -58,7 +61,12 @@ class ManagerRunner(LocalRunner):
             logger.info("workers bring units operators of their own: %s", ", ".join(unknown))
 
     async def settle(self, moment: float | None = None) -> float | None:
-        next_event = await self.manager_clock.settle(self.settings.peer_timeout, moment)
+        try:
+            next_event = await self.manager_clock.settle(self.settings.peer_timeout, moment)
+        except PeerError as error:
+            raise PeerError(
+                f"{error} (simulation time {format_datetime(int(self.clock.time))})"
+            ) from None
         self.raise_failures()
         return next_event
 
@@ -66,13 +74,13 @@ class ManagerRunner(LocalRunner):
         self.link.counter.count_sent(receiver.protocol_addr)
         await self.container.send_message(content, receiver, sender_id="world")
 
-    async def run(self) -> dict:
-        try:
-            return await super().run()
-        except BaseException as error:
-            self.stop_reason = f"{type(error).__name__}: {error}"
-            raise
-
     async def close(self) -> None:
-        await self.manager_clock.stop(self.stop_reason)
+        error = self.failure
+        if error is None:
+            reason = ""
+        elif isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+            reason = "the manager was interrupted (Ctrl-C or SIGTERM)"
+        else:
+            reason = f"{type(error).__name__}: {error}"
+        await self.manager_clock.stop(reason)
         await self.container.shutdown()

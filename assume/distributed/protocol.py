@@ -64,10 +64,18 @@ class ClockStatus:
 
 
 @dataclass
+class Heartbeat:
+    """The manager is alive (sent while a step takes long, so workers can tell a slow
+    manager from a lost one)."""
+
+    time: float
+
+
+@dataclass
 class ClockStop:
     """The run is over (or aborted with ``reason``): shut down."""
 
     reason: str = ""
 
 
-CONTROL_TYPES = (Hello, Welcome, Refused, ClockSet, ClockQuery, ClockStatus, ClockStop)
+CONTROL_TYPES = (Hello, Welcome, Refused, ClockSet, ClockQuery, ClockStatus, Heartbeat, ClockStop)

@@ -74,7 +74,7 @@ class WorkerRunner:
             logger.info(
                 "worker %d joined with operators %s", settings.worker_index, ", ".join(operator_ids)
             )
-            reason = await worker_clock.stopped
+            reason = await worker_clock.wait_for_stop(settings.peer_timeout)
         finally:
             await container.shutdown()
         if reason:

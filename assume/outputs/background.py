@@ -19,9 +19,14 @@ logger = logging.getLogger(__name__)
 _READY = "ready"
 
 
-def _serve(connection: Connection, export_csv_path, database_uri, simulation_id) -> None:
+def _serve(
+    connection: Connection, parent_end: Connection, export_csv_path, database_uri, simulation_id
+) -> None:
     from assume.outputs.writers import open_writers
 
+    # a forked child holds the parent's end too: close it, so that the pipe ends (EOFError)
+    # when the simulation process is gone
+    parent_end.close()
     try:
         writers = open_writers(export_csv_path, database_uri, simulation_id)
     except Exception as error:  # reported to the simulation, which raises it
@@ -30,7 +35,11 @@ def _serve(connection: Connection, export_csv_path, database_uri, simulation_id)
     connection.send((_READY,))
     failure = None
     while True:
-        item = connection.recv()
+        try:
+            item = connection.recv()
+        except EOFError:
+            logger.error("output writer: the simulation process is gone; results end here")
+            break
         if item is None:
             break
         if failure is not None:
@@ -47,7 +56,10 @@ def _serve(connection: Connection, export_csv_path, database_uri, simulation_id)
             writer.close()
         except Exception as error:
             failure = failure or ("error", type(error).__name__, str(error))
-    connection.send(failure or ("closed",))
+    try:
+        connection.send(failure or ("closed",))
+    except OSError:
+        pass  # nobody is listening any more
 
 
 class BackgroundWriter:
@@ -60,7 +72,7 @@ class BackgroundWriter:
         self._connection, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, export_csv_path, database_uri, simulation_id),
+            args=(child, self._connection, export_csv_path, database_uri, simulation_id),
             name="output-writer",
             daemon=True,
         )

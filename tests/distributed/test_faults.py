@@ -1,0 +1,179 @@
+"""Faults injected into real processes: a worker or the manager killed, missing peers,
+SIGTERM, a wrong token. Nothing hangs; results computed so far are written."""
+
+import csv
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = [sys.executable, "-m", "assume", "-l", "INFO", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> Path:
+    """A scenario that runs for several seconds when distributed (60 days, 40 plants)."""
+    path = ROOT / "benchmarks" / "generate_scenario.py"
+    spec = importlib.util.spec_from_file_location("generate_scenario", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    inputs = tmp_path_factory.mktemp("long")
+    module.generate(40, 4, 60, inputs, name="long")
+    return inputs
+
+
+def start(*args) -> subprocess.Popen:
+    return subprocess.Popen([*COMMAND, *args], stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until ``path`` exists (the run is under way)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)  # poll: an outside observer waiting for the first results on disk
+
+
+def finish(process: subprocess.Popen, within: float) -> tuple[int, str, float]:
+    began = time.monotonic()
+    _, errors = process.communicate(timeout=within)
+    return process.returncode, errors, time.monotonic() - began
+
+
+def rows(path: Path) -> int:
+    with open(path, newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def distributed(long_run, port, out, *extra):
+    common = ["-s", "long", "-i", str(long_run), "--workers", "2", "--peer-timeout", "3", *extra]
+    manager = start(*common, "--role", "manager", "--port", str(port), "-csv", str(out))
+    workers = [
+        start(
+            *common, "--role", "worker", "--worker-index", str(i), "--manager", f"127.0.0.1:{port}"
+        )
+        for i in (0, 1)
+    ]
+    return manager, workers
+
+
+def test_a_killed_worker_stops_the_run_and_keeps_the_results(long_run, port, tmp_path):
+    manager, workers = distributed(long_run, port, tmp_path)
+    meta = tmp_path / "long_base" / "market_meta.csv"
+    wait_for(meta, manager)
+    workers[1].send_signal(signal.SIGKILL)
+    code, errors, took = finish(manager, within=60)
+    assert code == 1
+    assert "worker(s) 1 did not answer" in errors and "simulation time 2019-" in errors
+    assert took < 30
+    assert rows(meta) >= 48  # at least the first two days, flushed before the kill
+    code, errors, _ = finish(workers[0], within=30)
+    assert code != 0 and "the manager stopped the run" in errors
+
+
+def test_a_killed_manager_ends_every_worker(long_run, port, tmp_path):
+    manager, workers = distributed(long_run, port, tmp_path)
+    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
+    manager.send_signal(signal.SIGKILL)
+    manager.communicate()
+    for worker in workers:
+        code, errors, took = finish(worker, within=30)
+        assert code != 0
+        assert "has not been heard for 3 s" in errors
+        assert took < 20
+
+
+def test_sigterm_on_the_manager_stops_workers_and_flushes(long_run, port, tmp_path):
+    manager, workers = distributed(long_run, port, tmp_path)
+    meta = tmp_path / "long_base" / "market_meta.csv"
+    wait_for(meta, manager)
+    manager.send_signal(signal.SIGTERM)
+    code, errors, _ = finish(manager, within=60)
+    assert code == 130
+    assert "results computed so far were written" in errors
+    written = rows(meta)
+    assert written >= 48
+    dispatch = tmp_path / "long_base" / "unit_dispatch.csv"
+    assert rows(dispatch) > 0
+    for worker in workers:
+        code, errors, _ = finish(worker, within=30)
+        assert code != 0 and "the manager was interrupted" in errors
+
+
+def test_a_worker_without_manager_gives_up_naming_it(port):
+    worker = start(
+        "--config",
+        str(ROOT / "config.yaml"),
+        "--role",
+        "worker",
+        "--workers",
+        "2",
+        "--worker-index",
+        "0",
+        "--manager",
+        f"127.0.0.1:{port}",
+        "--connect-timeout",
+        "2",
+    )
+    code, errors, took = finish(worker, within=60)
+    assert code == 1
+    assert f"waited 2 s for the manager at ('127.0.0.1', {port})" in errors
+    assert took < 30
+
+
+def test_a_manager_without_workers_gives_up_naming_them(port, tmp_path):
+    manager = start(
+        "--config",
+        str(ROOT / "config.yaml"),
+        "--role",
+        "manager",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        "--connect-timeout",
+        "2",
+        "-csv",
+        str(tmp_path),
+    )
+    code, errors, took = finish(manager, within=60)
+    assert code == 1
+    assert "worker(s) 0, 1 did not join" in errors
+    assert took < 30
+
+
+def test_a_worker_with_the_wrong_token_is_refused(port, tmp_path):
+    config = ["--config", str(ROOT / "config.yaml"), "--workers", "1", "--connect-timeout", "5"]
+    manager = start(
+        *config,
+        "--role",
+        "manager",
+        "--port",
+        str(port),
+        "--token",
+        "s3cret",
+        "-csv",
+        str(tmp_path),
+    )
+    intruder = start(
+        *config,
+        "--role",
+        "worker",
+        "--worker-index",
+        "0",
+        "--manager",
+        f"127.0.0.1:{port}",
+        "--token",
+        "guess",
+    )
+    code, errors, _ = finish(intruder, within=60)
+    assert code == 1 and "the manager refused worker 0: wrong or missing token" in errors
+    code, errors, _ = finish(manager, within=60)
+    assert code == 1
+    assert "refused worker 0" in errors and "wrong or missing token" in errors
