@@ -74,7 +74,8 @@ class MessageConverter(Converter):
     def decode(self, wire):
         if not isinstance(wire, dict) or wire.get(TYPE_KEY) != self.name:
             raise expected(self.description, wire)
-        # the tag and every field, and nothing else: the same length and no KeyError
+        # exactly the tag and the fields: as many keys, and none of the fields missing (a
+        # missing or unknown field is reported before the errors of the fields)
         if len(wire) != len(self._keys):
             check_keys(wire, self._keys)
         values = {}
@@ -87,6 +88,7 @@ class MessageConverter(Converter):
                 try:
                     values[name] = field.decode(item)
                 except WireError as error:
+                    check_keys(wire, self._keys)
                     error.within(f".{name}")
                     raise
         except KeyError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Literal
 
 from mango.container.core import Container
@@ -123,6 +124,13 @@ class GuardedMQTTContainer(MQTTContainer):
 
     async def flush(self) -> None:
         """Messages are published as they are sent; nothing is kept."""
+
+    async def start(self) -> None:
+        await super().start()
+        # small messages must not wait for Nagle's algorithm (40 ms delayed ACKs per step)
+        connection = self.mqtt_client.socket()
+        if connection is not None:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _set_mqtt_callbacks(self) -> None:
         super()._set_mqtt_callbacks()
