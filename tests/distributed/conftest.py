@@ -80,7 +80,8 @@ def mosquitto(tmp_path_factory):
     port = free_port()
     conf = folder / "mosquitto.conf"
     conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "set_tcp_nodelay true\n"
     )
     process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
