@@ -1,12 +1,13 @@
 """Time per message of the network codec, for the messages a distributed run sends most.
 
-    python benchmarks/codec_speed.py [--against REV] [--seconds 0.2]
+    python benchmarks/codec_speed.py [--against REV] [--rounds 20]
 
-Prints the frame size and the µs per encode and per decode of each message kind, in a
-container's codec (:func:`assume.codec.make_codec` plus the clock's control types) and with
-the metadata mango's TCP container adds. With ``--against REV``, the single-module codec
-``assume/codec.py`` of git revision ``REV`` (the one before the split, say) is timed in the
-same run, on the same messages, and the speed-up is printed next to it.
+Prints the frame size and the µs per encode and per decode of each message kind, with a
+container's codec (:func:`assume.codec.make_codec` plus the clock's control types) and the
+metadata mango's TCP container adds. With ``--against REV``, the single-module codec
+``assume/codec.py`` of git revision ``REV`` (any before the split into a package, such as
+``81d96bc^``) is timed in the same run on the same messages, with the speed-up, and the
+frames of both are compared byte for byte.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import sys
 import tempfile
 import timeit
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from mango.messages.message import MangoMessage
 
+import assume.codec
 from assume.distributed.protocol import CONTROL_TYPES, ClockQuery, ClockStatus
 from assume.markets.orderbook import Orderbook
 from assume.messages import Opening, OrderSubmission, OutputRows
@@ -42,6 +45,7 @@ def ten_orders() -> Orderbook:
 
 
 def market_meta_row() -> dict:
+    """One row of the market_meta table, as the market role sends it."""
     start = np.array([T0], dtype="int64")
     columns = {
         "time": start.astype("datetime64[s]"),
@@ -65,15 +69,15 @@ MESSAGES = {
 }
 
 
-def container_codec(module):
-    """The codec of a distributed run's container, built from ``module``'s make_codec."""
+def container_codec(module: ModuleType):
+    """The codec of a distributed run's container, built with ``module.make_codec``."""
     codec = module.make_codec()
     for message_type in CONTROL_TYPES:
         codec.register_message_type(message_type)
     return codec
 
 
-def codec_module_at(revision: str):
+def codec_module_at(revision: str) -> ModuleType:
     """``assume/codec.py`` as it was at ``revision``, imported under another name."""
     source = subprocess.run(
         ["git", "show", f"{revision}:assume/codec.py"],
@@ -91,50 +95,57 @@ def codec_module_at(revision: str):
     return module
 
 
-def microseconds(call, seconds: float) -> float:
-    """The best of five runs of ``call``, each about ``seconds`` long, in µs per call."""
+def per_call(call) -> tuple[timeit.Timer, int]:
+    """A timer for ``call`` and a number of calls that takes about 0.05 s."""
     timer = timeit.Timer(call)
-    number, _ = timer.autorange()
-    number = max(1, int(number * seconds / 0.2))
-    return min(timer.repeat(5, number)) / number * 1e6
+    number, took = timer.autorange()
+    return timer, max(1, round(number * 0.05 / took))
 
 
-def timings(codec, message, seconds: float) -> tuple[int, float, float]:
-    """Frame bytes, µs per encode and µs per decode of ``message`` in a MangoMessage."""
+def timings(codecs: list, message, rounds: int) -> list[tuple[bytes, float, float]]:
+    """Per codec: the frame, µs per encode and µs per decode of ``message`` in a
+    MangoMessage. The codecs take turns in each round, so that a busy moment of the machine
+    slows them alike, and the best round of each counts."""
     envelope = MangoMessage(message, dict(META))
-    frame = codec.encode(envelope)
-    return (
-        len(frame),
-        microseconds(lambda: codec.encode(envelope), seconds),
-        microseconds(lambda: codec.decode(frame), seconds),
-    )
+    frames = [codec.encode(envelope) for codec in codecs]
+    calls = [
+        [
+            per_call(lambda c=codec: c.encode(envelope)),
+            per_call(lambda c=codec, f=frame: c.decode(f)),
+        ]
+        for codec, frame in zip(codecs, frames, strict=True)
+    ]
+    best = [[float("inf"), float("inf")] for _ in codecs]
+    for _ in range(rounds):
+        for times, pair in zip(best, calls, strict=True):
+            for i, (timer, number) in enumerate(pair):
+                times[i] = min(times[i], timer.timeit(number) / number * 1e6)
+    return [(frame, encode, decode) for frame, (encode, decode) in zip(frames, best, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", metavar="REV", help="also time assume/codec.py of REV")
-    parser.add_argument("--seconds", type=float, default=0.2, help="length of one timing run")
+    parser.add_argument("--rounds", type=int, default=20, help="timing rounds per message")
     args = parser.parse_args(argv)
 
-    import assume.codec
-
-    codecs = {"now": container_codec(assume.codec)}
+    codecs = [container_codec(assume.codec)]
+    header = f"{'message':<24} {'bytes':>6} {'encode µs':>10} {'decode µs':>10}"
     if args.against:
-        codecs[args.against] = container_codec(codec_module_at(args.against))
-    header = f"{'message':<24} {'bytes':>6}"
-    for name in codecs:
-        header += f" {'encode µs':>10} {'decode µs':>10} [{name}]"
-    if args.against:
-        header += f" {'speed-up enc/dec':>17}"
+        codecs.append(container_codec(codec_module_at(args.against)))
+        header += f" | {args.against + ' enc':>12} {'dec':>6} | speed-up enc  dec | same frame"
     print(header)
     for kind, message in MESSAGES.items():
-        results = [timings(codec, message, args.seconds) for codec in codecs.values()]
-        line = f"{kind:<24} {results[0][0]:>6}"
-        for _, encode, decode in results:
-            line += f" {encode:>10.1f} {decode:>10.1f}" + " " * (len(name) + 3)
+        results = timings(codecs, message, args.rounds)
+        frame, encode, decode = results[0]
+        line = f"{kind:<24} {len(frame):>6} {encode:>10.1f} {decode:>10.1f}"
         if args.against:
-            (_, encode, decode), (_, old_encode, old_decode) = results
-            line += f" {old_encode / encode:>8.1f}x {old_decode / decode:>6.1f}x"
+            old_frame, old_encode, old_decode = results[1]
+            line += (
+                f" | {old_encode:>12.1f} {old_decode:>6.1f} |"
+                f" {old_encode / encode:>11.1f}x {old_decode / decode:>4.1f}x"
+                f" | {'yes' if frame == old_frame else 'NO'}"
+            )
         print(line)
 
 

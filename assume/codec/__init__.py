@@ -16,9 +16,10 @@ and ``-Infinity`` tokens of Python's json module: a NaN price arrives as NaN (re
 is the market's job, not the codec's). Decoding never unpickles or evaluates anything, and
 every defect of an incoming frame raises :class:`MalformedMessage`.
 
-The envelopes and bytes are :mod:`assume.codec.frames`; the converters for annotated
-values, compiled once per registered type, are :mod:`assume.codec.schema` and
-:mod:`assume.codec.values`.
+Modules: :mod:`~assume.codec.frames` turns envelopes into bytes and back;
+:mod:`~assume.codec.schema` registers message types and compiles their annotations, once,
+into converters: :mod:`~assume.codec.values` for scalars, arrays and orderbooks,
+:mod:`~assume.codec.compound` for lists, tuples, dicts and unions.
 """
 
 from assume.codec.frames import MalformedMessage, MessageCodec, make_codec
