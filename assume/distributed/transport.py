@@ -53,7 +53,13 @@ class GuardedProtocol(ContainerProtocol):
                 continue
             content, meta = message.split_content_and_meta()
             meta["network_protocol"] = "tcp"
-            self.container.inbox.put_nowait((0, content, meta))
+            # straight into the receiving agent's inbox: what the container's inbox task
+            # would do, without a task per message
+            receiver = self.container._agents.get(meta.get("receiver_id"))
+            if receiver is not None:
+                receiver.inbox.put_nowait((0, content, meta))
+            else:
+                self.container.inbox.put_nowait((0, content, meta))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._buffer:
