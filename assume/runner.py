@@ -139,6 +139,8 @@ class LocalRunner:
         wall_start = time.time()
         moment = await self.settle()
         while moment is not None and moment <= world.end:
+            if world.interrupted:
+                raise KeyboardInterrupt
             if world.real_time:
                 delay = wall_start + (moment - world.start) - time.time()
                 if delay > 0:

@@ -71,6 +71,7 @@ class World:
         self.export_csv_path = export_csv_path
         self.distributed_role = distributed_role
         self.extra_writers = list(writers or [])
+        self.interrupted = False
         if distributed is None and distributed_role is not None:
             from assume.distributed.settings import DistributedSettings
 
@@ -322,17 +323,23 @@ class World:
         return self.result
 
     def run(self) -> dict:
-        """Run the simulation in a new event loop (see :meth:`async_run`). SIGTERM ends it
-        like Ctrl-C: results computed so far are written, workers are stopped, and
+        """Run the simulation in a new event loop (see :meth:`async_run`). Ctrl-C and SIGTERM
+        end it at once: results computed so far are written, workers are stopped, and
         KeyboardInterrupt is raised."""
 
         async def main():
-            try:
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGTERM, asyncio.current_task().cancel
-                )
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread, or no signals on this platform
+            task = asyncio.current_task()
+
+            def interrupt():
+                # the flag as well: Python 3.11's wait_for can swallow a cancellation
+                self.interrupted = True
+                task.cancel()
+
+            for number in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    asyncio.get_running_loop().add_signal_handler(number, interrupt)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass  # not the main thread, or no signals on this platform
             return await self.async_run()
 
         try:
