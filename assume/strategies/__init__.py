@@ -6,6 +6,10 @@ from assume.strategies.elastic import EnergyHeuristicElasticStrategy
 from assume.strategies.flexable import EnergyHeuristicFlexableStrategy
 from assume.strategies.flexable_storage import StorageEnergyHeuristicFlexableStrategy
 from assume.strategies.naive import EnergyNaiveStrategy, ExchangeEnergyNaiveStrategy
+from assume.strategies.optimized import (
+    PowerPlantEnergyOptimizedStrategy,
+    StorageEnergyOptimizedStrategy,
+)
 
 STRATEGIES: dict[str, type[BiddingStrategy]] = {
     "powerplant_energy_naive": EnergyNaiveStrategy,
@@ -14,6 +18,8 @@ STRATEGIES: dict[str, type[BiddingStrategy]] = {
     "powerplant_energy_heuristic_flexable": EnergyHeuristicFlexableStrategy,
     "storage_energy_heuristic_flexable": StorageEnergyHeuristicFlexableStrategy,
     "demand_energy_heuristic_elastic": EnergyHeuristicElasticStrategy,
+    "storage_energy_optimized": StorageEnergyOptimizedStrategy,
+    "powerplant_energy_optimized": PowerPlantEnergyOptimizedStrategy,
 }
 
 # names of earlier ASSUME releases that scenario folders still use

@@ -1,0 +1,466 @@
+"""Optimising strategies: at each opening a unit plans its most profitable schedule over a
+foresight horizon against the price forecast, by dynamic programming, and bids that plan.
+
+Bid prices come from the value function of the plan: each planned order is priced at the
+market price at which it stops paying compared with not trading in that step and going on
+optimally from the state that leaves. An order to sell is offered at that lowest worthwhile
+price, an order to buy is bid at that highest one, so whenever the forecast is right every
+planned order clears. Orders of one opening assume that the earlier ones clear; the next
+opening plans again from what really cleared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from assume.errors import ConfigurationError
+from assume.markets.orderbook import Orderbook
+from assume.strategies.base import BiddingStrategy
+from assume.timeutil import parse_duration
+
+# MW: smaller powers count as idle, smaller order volumes are not placed
+POWER_TOLERANCE = 1e-6
+# the price of output that must run (minimum up time) on a market without a price floor
+# (ASSUME's default minimum_bid_price)
+MUST_RUN_PRICE = -500.0
+
+STORAGE_PARAMETERS = (
+    "max_power_charge",
+    "max_power_discharge",
+    "min_power_charge",
+    "min_power_discharge",
+    "efficiency_charge",
+    "efficiency_discharge",
+    "min_soc",
+    "max_soc",
+    "capacity",
+    "additional_cost_charge",
+    "additional_cost_discharge",
+)
+
+
+def storage_terms(price: np.ndarray, availability: np.ndarray, hours: float, units: dict) -> dict:
+    """Per unit and step (n, H): what a MWh more or less in store earns now (EUR/MWh, net of
+    efficiencies and additional costs) and how much energy (MWh) may go in or out."""
+    efficiency_charge = units["efficiency_charge"][:, None]
+    efficiency_discharge = units["efficiency_discharge"][:, None]
+    return {
+        # storing e MWh buys e / efficiency_charge MWh; releasing e MWh sells e x efficiency
+        "charge_value": -(price + units["additional_cost_charge"][:, None]) / efficiency_charge,
+        "discharge_value": -(price - units["additional_cost_discharge"][:, None])
+        * efficiency_discharge,
+        "most_in": -units["max_power_charge"][:, None] * availability * efficiency_charge * hours,
+        "most_out": units["max_power_discharge"][:, None]
+        * availability
+        / efficiency_discharge
+        * hours,
+        "least_in": np.broadcast_to(
+            -units["min_power_charge"][:, None] * efficiency_charge * hours, availability.shape
+        ),
+        "least_out": np.broadcast_to(
+            units["min_power_discharge"][:, None] / efficiency_discharge * hours,
+            availability.shape,
+        ),
+    }
+
+
+def storage_reward(energy_in, terms: dict, hours: float):
+    """Revenue minus additional cost of storing ``energy_in`` MWh (< 0: releasing) in one
+    step; -inf beyond the power limits or below a minimum power. ``terms`` broadcast."""
+    tolerance = POWER_TOLERANCE * hours
+    charging = energy_in > 0
+    reward = energy_in * np.where(charging, terms["charge_value"], terms["discharge_value"])
+    feasible = (energy_in <= terms["most_in"] + tolerance) & (
+        energy_in >= -terms["most_out"] - tolerance
+    )
+    feasible &= (
+        (np.abs(energy_in) <= tolerance)
+        | (energy_in >= terms["least_in"] - tolerance)
+        | (energy_in <= -terms["least_out"] + tolerance)
+    )
+    return np.where(feasible, reward, -np.inf)
+
+
+def storage_power(energy_in, hours: float, units: dict):
+    """Grid power (> 0 discharging) that stores ``energy_in`` MWh (n, ...) in ``hours``."""
+    shape = (-1,) + (1,) * (np.ndim(energy_in) - 1)
+    efficiency_charge = units["efficiency_charge"].reshape(shape)
+    efficiency_discharge = units["efficiency_discharge"].reshape(shape)
+    return np.where(
+        energy_in > 0,
+        -energy_in / (efficiency_charge * hours),
+        -energy_in * efficiency_discharge / hours,
+    )
+
+
+def storage_values(
+    price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The value function of storages over a horizon of H steps, by backward induction.
+
+    ``price`` (H,) is the price forecast, ``availability`` (n, H) scales the power limits,
+    ``units`` maps STORAGE_PARAMETERS to (n,) arrays. Returns the ``soc_steps`` levels of
+    state of charge from min_soc to max_soc (n, K) and the best revenue (EUR) from each
+    level at the start of each step (H + 1, n, K); stored energy is worth nothing at the end.
+    """
+    n, length = availability.shape
+    span = units["max_soc"] - units["min_soc"]
+    levels = units["min_soc"][:, None] + span[:, None] * (np.arange(soc_steps) / (soc_steps - 1))
+    level_energy = span * units["capacity"] / (soc_steps - 1)
+    terms = storage_terms(price, availability, hours, units)
+    # the widest move, in levels, that full power allows in one step
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach_in = np.where(level_energy[:, None] > 0, terms["most_in"] / level_energy[:, None], 0)
+        reach_out = np.where(
+            level_energy[:, None] > 0, terms["most_out"] / level_energy[:, None], 0
+        )
+    reach_in = min(int(np.ceil(reach_in.max(initial=0.0))), soc_steps - 1)
+    reach_out = min(int(np.ceil(reach_out.max(initial=0.0))), soc_steps - 1)
+    offsets = np.arange(-reach_out, reach_in + 1)
+    width = len(offsets)
+    # reward[t, w, u, 0]: unit u moving by offsets[w] levels in step t
+    reward = storage_reward(
+        offsets[None, :, None] * level_energy[None, None, :],
+        {key: term.T[:, None, :] for key, term in terms.items()},
+        hours,
+    )[..., None]
+
+    values = np.zeros((length + 1, n, soc_steps))
+    # window[w, u, k] is the next value at level k + offsets[w] (-inf beyond the ends); moves
+    # first, so that the max over them runs over contiguous (n, K) planes
+    padded = np.full((n, soc_steps + width - 1), -np.inf)
+    window = sliding_window_view(padded, width, axis=1).transpose(2, 0, 1)
+    candidates = np.empty((width, n, soc_steps))
+    for t in range(length - 1, -1, -1):
+        padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
+        np.add(window, reward[t], out=candidates)
+        candidates.max(axis=0, out=values[t])
+    return levels, values
+
+
+def _value_at(values: np.ndarray, levels: np.ndarray, soc: np.ndarray) -> np.ndarray:
+    """Value functions (..., n, K) at exact states of charge (..., n), interpolated linearly
+    between the levels (n, K)."""
+    last = levels.shape[1] - 1
+    span = levels[:, -1] - levels[:, 0]
+    scale = np.where(span > 0, last / np.where(span > 0, span, 1.0), 0.0)
+    position = np.clip((soc - levels[:, 0]) * scale, 0, last)
+    lower = np.minimum(position.astype(np.int64), last - 1)
+    fraction = position - lower
+    # flat positions: one row of K values per (..., unit)
+    at = np.arange(lower.size) * (last + 1) + lower.ravel()
+    flat = values.ravel()
+    interpolated = flat[at] * (1 - fraction.ravel()) + flat[at + 1] * fraction.ravel()
+    return interpolated.reshape(lower.shape)
+
+
+def storage_orders(
+    soc: np.ndarray,
+    price: np.ndarray,
+    availability: np.ndarray,
+    hours: float,
+    units: dict,
+    levels: np.ndarray,
+    values: np.ndarray,
+    committed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Orders (volume, price; each (n, S)) that follow the value function from the exact
+    states of charge ``soc`` over the first S steps of the horizon, on top of the power
+    ``committed`` (n, S) already sold.
+
+    Each step the storage may stay idle or move to any level in reach. The order is the
+    planned power p minus the committed one c, priced where it stops beating c:
+    (cost(p) - cost(c) + V(after c) - V(after p)) / ((p - c) x hours).
+    """
+    n, steps = committed.shape
+    rows = np.arange(n)
+    capacity = units["capacity"]
+    terms = storage_terms(price[:steps], availability[:, :steps], hours, units)
+    path = np.empty((n, steps + 1))
+    path[:, 0] = soc
+    for t in range(steps):
+        later = values[t + 1]
+        energy_in = (levels - soc[:, None]) * capacity[:, None]
+        step_terms = {key: term[:, t, None] for key, term in terms.items()}
+        moves = storage_reward(energy_in, step_terms, hours) + later
+        best = np.argmax(moves, axis=1)
+        # staying idle (maybe between two levels) wins ties
+        move = moves[rows, best] > _value_at(later, levels, soc)
+        soc = np.where(move, levels[rows, best], soc)
+        path[:, t + 1] = soc
+    planned = storage_power((path[:, 1:] - path[:, :-1]) * capacity[:, None], hours, units)
+
+    held_in = np.where(
+        committed > 0,
+        -committed * hours / units["efficiency_discharge"][:, None],
+        -committed * hours * units["efficiency_charge"][:, None],
+    )
+    held_soc = np.clip(path[:, :-1] + held_in / capacity[:, None], levels[:, :1], levels[:, -1:])
+    later = values[1 : steps + 1]  # (S, n, K)
+    cost = {
+        key: units[key][:, None] for key in ("additional_cost_charge", "additional_cost_discharge")
+    }
+    worth = (
+        storage_cost(planned, hours, cost)
+        - storage_cost(committed, hours, cost)
+        + _value_at(later, levels, held_soc.T).T
+        - _value_at(later, levels, path[:, 1:].T).T
+    )
+    change = planned - committed
+    trade = np.abs(change) > POWER_TOLERANCE
+    volume = np.where(trade, change, 0.0)
+    limit = np.where(trade, worth / np.where(trade, change * hours, 1.0), 0.0)
+    return volume, limit
+
+
+def storage_cost(power, hours: float, units: dict):
+    """Additional cost (EUR) of charging or discharging at ``power`` for ``hours``."""
+    return hours * np.where(
+        power > 0,
+        power * units["additional_cost_discharge"],
+        -power * units["additional_cost_charge"],
+    )
+
+
+class _OptimizedStrategy(BiddingStrategy):
+    """Shared set-up: the price forecast, the foresight and one-step products."""
+
+    def __init__(self, *args, **params):
+        super().__init__(*args, **params)
+        if self.forecasts is None:
+            raise ConfigurationError(f"strategy {self.name!r} needs a price forecast")
+        step = self.fleet.index.step
+        foresight = parse_duration(params.get("optimized_foresight", "24h"), "optimized_foresight")
+        if foresight <= 0:
+            raise ConfigurationError(
+                f"strategy {self.name!r}: optimized_foresight must be positive, got {foresight} s"
+            )
+        self.foresight_steps = -(-foresight // step)
+        for product in self.market.products:
+            if product.duration != step:
+                raise ConfigurationError(
+                    f"strategy {self.name!r} on market {self.market.market_id}: products must "
+                    f"last one time step ({step} s), got {product.duration} s"
+                )
+        self.hours = step / 3600.0
+
+    def horizon(self, products: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
+        """Index steps of the products, the first and last of them within the index and the
+        end of the horizon (max(foresight, the products' span), clipped to the index); None
+        if no product lies within the index."""
+        steps = self.steps(products)
+        inside = steps[(steps >= 0) & (steps < self.fleet.index.length)]
+        if not len(inside):
+            return None
+        first, last = int(inside.min()), int(inside.max())
+        stop = min(max(first + self.foresight_steps, last + 1), self.fleet.index.length)
+        return steps, first, last, stop
+
+    def price_limits(self, price: np.ndarray) -> np.ndarray:
+        """Prices clipped to the market's bid limits."""
+        low, high = self.market.minimum_bid_price, self.market.maximum_bid_price
+        low = MUST_RUN_PRICE if low is None else low
+        return np.clip(price, low, np.inf if high is None else high)
+
+    def per_product(self, steps, first: int, volume, price, sides: int = 1) -> list:
+        """(price, volume) per product from (sides x n, S) arrays, side-major, whose columns
+        are the steps from ``first`` on."""
+        nothing = np.zeros(sides * len(self.rows))
+        per_product = []
+        for step in steps.tolist():
+            column = step - first
+            if 0 <= column < volume.shape[1]:
+                per_product.append((price[:, column], volume[:, column]))
+            else:
+                per_product.append((nothing, nothing))
+        return per_product
+
+
+class StorageEnergyOptimizedStrategy(_OptimizedStrategy):
+    """Storages bid the schedule that maximises revenue minus additional costs against the
+    price forecast over ``optimized_foresight`` (default 24h), found by dynamic programming
+    over ``soc_steps`` (default 101) levels of state of charge. Ramps are not modelled."""
+
+    unit_types = ("storage",)
+
+    def __init__(self, *args, **params):
+        super().__init__(*args, **params)
+        soc_steps = params.get("soc_steps", 101)
+        if isinstance(soc_steps, bool) or not isinstance(soc_steps, int) or soc_steps < 2:
+            raise ConfigurationError(
+                f"strategy {self.name!r}: soc_steps must be an integer >= 2, got {soc_steps!r}"
+            )
+        self.soc_steps = soc_steps
+
+    def calculate_bids(self, products: np.ndarray) -> Orderbook:
+        fleet, rows = self.fleet, self.rows
+        horizon = self.horizon(products)
+        if horizon is None or not len(rows):
+            return Orderbook.empty()
+        steps, first, last, stop = horizon
+        units = {key: fleet.p[key][rows] for key in STORAGE_PARAMETERS}
+        price = self.forecasts.price(self.market.market_id)[first:stop]
+        availability = fleet.s["availability"][rows, first:stop]
+        levels, values = storage_values(price, availability, self.hours, units, self.soc_steps)
+        volume, limit = storage_orders(
+            fleet.planned_soc(first)[rows],
+            price,
+            availability,
+            self.hours,
+            units,
+            levels,
+            values,
+            fleet.energy[rows, first : last + 1],
+        )
+        per_product = self.per_product(steps, first, volume, self.price_limits(limit))
+        return self.orders(products, per_product)
+
+
+def plant_moves(start_cost: np.ndarray, up: np.ndarray, down: np.ndarray) -> dict:
+    """The on/off states of power plants and where one step leads, each (n, U + M).
+
+    ``start_cost`` (n, M) is the cost of a start after 1..M steps standing still (M: the
+    longest downtime that matters), ``up`` / ``down`` (n,) the minimum up and down times in
+    steps (>= 1). States 0..U-1 have run 1..U steps (U = max(up)), states U..U+M-1 have
+    stood still 1..M steps; the last state of each mode counts on. Per state: the state
+    after running / resting one more step, whether that is allowed and what a start costs.
+    """
+    n, most_down = start_cost.shape
+    most_up = int(up.max(initial=1))
+    state = np.arange(most_up + most_down)
+    running = np.broadcast_to(state < most_up, (n, len(state)))
+    up_count = np.broadcast_to(state + 1, (n, len(state)))  # steps run, in running states
+    down_count = up_count - most_up  # steps stood still, in resting states
+    stood = np.clip(down_count, 1, most_down)
+    return {
+        "running": running,
+        "run_next": np.where(running, np.minimum(state + 1, most_up - 1), 0),
+        "run_ok": running | (down_count >= down[:, None]),
+        "run_cost": np.where(running, 0.0, np.take_along_axis(start_cost, stood - 1, axis=1)),
+        "rest_next": np.where(running, most_up, most_up + np.minimum(stood, most_down - 1)),
+        "rest_ok": ~running | (up_count >= up[:, None]),
+    }
+
+
+def _plant_choice(moves: dict, state, reward, later, rows):
+    """Value of running and of resting one step from ``state`` (-inf where not allowed)."""
+    run = np.where(
+        moves["run_ok"][rows, state],
+        reward - moves["run_cost"][rows, state] + later[rows, moves["run_next"][rows, state]],
+        -np.inf,
+    )
+    rest = np.where(
+        moves["rest_ok"][rows, state], later[rows, moves["rest_next"][rows, state]], -np.inf
+    )
+    return run, rest
+
+
+def plant_values(running_reward: np.ndarray, moves: dict) -> np.ndarray:
+    """The value function of power plants over H steps, by backward induction: the best
+    revenue (H + 1, n, U + M) from each state of :func:`plant_moves` at the start of each
+    step, given what running earns in each step, ``running_reward`` (n, H)."""
+    n, length = running_reward.shape
+    states = moves["running"].shape[1]
+    values = np.zeros((length + 1, n, states))
+    rows, state = np.arange(n)[:, None], np.arange(states)[None, :]
+    for t in range(length - 1, -1, -1):
+        run, rest = _plant_choice(moves, state, running_reward[:, t, None], values[t + 1], rows)
+        np.maximum(run, rest, out=values[t])
+    return values
+
+
+def plant_schedule(
+    state: np.ndarray, running_reward: np.ndarray, moves: dict, values: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the value function from ``state`` (n,) over ``steps`` steps: whether each unit
+    runs (n, S) and what running is worth beyond its revenue in that step compared with
+    resting (EUR; -inf where it may not rest)."""
+    n = len(state)
+    rows = np.arange(n)
+    runs = np.zeros((n, steps), dtype=bool)
+    commitment = np.zeros((n, steps))
+    for t in range(steps):
+        run, rest = _plant_choice(moves, state, running_reward[:, t], values[t + 1], rows)
+        # ties keep the current mode
+        runs[:, t] = np.where(moves["running"][rows, state], run >= rest, run > rest)
+        commitment[:, t] = run - running_reward[:, t] - rest
+        state = np.where(
+            runs[:, t], moves["run_next"][rows, state], moves["rest_next"][rows, state]
+        )
+    return runs, commitment
+
+
+class PowerPlantEnergyOptimizedStrategy(_OptimizedStrategy):
+    """Power plants commit to the on/off schedule that maximises revenue minus marginal and
+    start-up costs against the price forecast over ``optimized_foresight`` (default 24h),
+    within their minimum up and down times (in steps, for every plant), by dynamic
+    programming. In committed steps a plant offers its minimum power (all of its power if
+    that is 0) at the price where running stops beating resting, start-up costs and the
+    value of staying on included, and the rest at marginal cost; otherwise nothing. Ramps
+    are not modelled; a running plant with min_power 0 may run at zero output."""
+
+    unit_types = ("power_plant",)
+    # the starting state comes from the executed dispatch, also of units without ramps
+    uses_history = True
+
+    def __init__(self, *args, **params):
+        super().__init__(*args, **params)
+        p, rows = self.fleet.p, self.rows
+        up = np.maximum(np.ceil(p["min_operating_time"][rows]), 1).astype(np.int64)
+        down = np.maximum(np.ceil(p["min_down_time"][rows]), 1).astype(np.int64)
+        # beyond the warm-start downtime every start is cold: longer downtimes are alike
+        thresholds = np.maximum(p["downtime_hot_start"], p["downtime_warm_start"])[rows]
+        most_down = int(
+            max(down.max(initial=1), np.floor(thresholds / self.hours).max(initial=0) + 1)
+        )
+        start_cost = (
+            np.stack(
+                [
+                    self.fleet.starting_costs(rows, np.full(len(rows), -count))
+                    for count in range(1, most_down + 1)
+                ],
+                axis=1,
+            )
+            if len(rows)
+            else np.zeros((0, most_down))
+        )
+        self.moves = plant_moves(start_cost, up, down)
+        self.most_up = int(up.max(initial=1))
+        self.most_down = most_down
+
+    def calculate_bids(self, products: np.ndarray) -> Orderbook:
+        fleet, rows = self.fleet, self.rows
+        horizon = self.horizon(products)
+        if horizon is None or not len(rows):
+            return Orderbook.empty()
+        steps, first, last, stop = horizon
+        price = self.forecasts.price(self.market.market_id)[first:stop]
+        marginal_cost = fleet.marginal_cost[rows, first:stop]
+        available = fleet.available_power[rows, first:stop]
+        minimum = np.minimum(fleet.p["min_power"][rows, None], available)
+        margin = price - marginal_cost
+        running_reward = self.hours * (
+            margin * minimum + np.maximum(margin, 0.0) * (available - minimum)
+        )
+        values = plant_values(running_reward, self.moves)
+        op_time = fleet.operation_time(rows, first)
+        state = np.where(
+            op_time > 0,
+            np.minimum(op_time, self.most_up) - 1,
+            self.most_up + np.minimum(np.maximum(-op_time, 1), self.most_down) - 1,
+        )
+        count = last + 1 - first
+        runs, commitment = plant_schedule(state, running_reward, self.moves, values, count)
+
+        available, marginal_cost = available[:, :count], marginal_cost[:, :count]
+        block = np.where(minimum[:, :count] > 0, minimum[:, :count], available)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block_price = marginal_cost - commitment / (block * self.hours)
+        block_price = self.price_limits(np.where(block > 0, block_price, 0.0))
+        current = fleet.energy[rows, first : last + 1]
+        free = np.where(runs, np.maximum(available - current, 0.0), 0.0)
+        inflexible = np.minimum(np.maximum(block - current, 0.0), free)
+        volume = np.concatenate([inflexible, free - inflexible])
+        price = np.concatenate([block_price, np.maximum(marginal_cost, block_price)])
+        return self.orders(products, self.per_product(steps, first, volume, price, sides=2))
