@@ -102,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--worker-index", type=int, help="this worker's index, 0..workers-1")
     group.add_argument(
+        "--private",
+        metavar="CONFIG",
+        help="worker only: a config.yaml or scenario folder with units that this worker adds "
+        "under operators of their own; the manager sees only their orders",
+    )
+    group.add_argument(
         "--host", help="interface to listen on (default 127.0.0.1; expose others with care)"
     )
     group.add_argument(
@@ -126,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict:
     """Load the scenario named by ``args``, run it and return the run summary."""
-    from assume.scenario.build import build_world
+    from assume.scenario.build import add_private_units, build_world
     from assume.scenario.loader import load_config_file, load_scenario
     from assume.world import World
 
@@ -157,6 +163,13 @@ def run(args: argparse.Namespace) -> dict:
         distributed=distributed,
     )
     build_world(spec, world, progress=args.progress if role != "worker" else False)
+    if args.private:
+        if role != "worker":
+            raise AssumeError("--private units belong to a worker: use it with --role worker")
+        private = Path(args.private)
+        add_private_units(
+            world, load_config_file(private / "config.yaml" if private.is_dir() else private)
+        )
     if args.parallel:
         from assume.distributed.parallel import WorkerProcesses
 

@@ -39,6 +39,9 @@ class _Operator:
     fleets: dict[str, Fleet] = field(default_factory=dict)
     # unit id -> (unit type, {market id: strategy name})
     bidding: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    # a private operator's units stay in its process: no unit tables or dispatch reported,
+    # and they do not enter the forecasts that all processes compute alike
+    private: bool = False
 
 
 def _check_id(kind: str, identifier: str) -> str:
@@ -146,11 +149,13 @@ class World:
         self.markets[market_config.market_id] = market_config
         self.market_operators[market_operator_id].append(market_config.market_id)
 
-    def add_unit_operator(self, id: str) -> None:
+    def add_unit_operator(self, id: str, private: bool = False) -> None:
+        """Add a units operator. A ``private`` one (on a worker) reports only its orders:
+        neither its unit tables nor its dispatch reach the output."""
         _check_id("unit operator", id)
         if id in self.unit_operators or id in self.market_operators or id == OUTPUT_AGENT:
             raise ConfigurationError(f"duplicate agent id {id!r}")
-        self.unit_operators[id] = _Operator()
+        self.unit_operators[id] = _Operator(private=private)
 
     def add_unit(
         self,
@@ -275,16 +280,14 @@ class World:
             for fleet in operator.fleets.values():
                 if not fleet.frozen:
                     fleet.freeze()
+        public = [o for o in self.unit_operators.values() if not o.private]
         bidders: dict[str, set[str]] = {}
-        for operator in self.unit_operators.values():
+        for operator in public:
             for unit_id, (_, bidding) in operator.bidding.items():
                 for market_id in bidding:
                     bidders.setdefault(market_id, set()).add(unit_id)
         forecasts = Forecasts(
-            self.index,
-            [f for o in self.unit_operators.values() for f in o.fleets.values()],
-            self.forecasts,
-            bidders,
+            self.index, [f for o in public for f in o.fleets.values()], self.forecasts, bidders
         )
         roles = []
         for operator_id in operator_ids:
@@ -295,7 +298,7 @@ class World:
                 operator.fleets,
                 self._strategy_groups(operator, forecasts),
                 market_addrs,
-                output_addr,
+                None if operator.private else output_addr,
                 register_on_ready,
             )
             role.link = link

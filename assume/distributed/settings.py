@@ -170,6 +170,30 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
             )
     values["workers"] = int(workers)
     values["worker_index"] = int(args.worker_index or 0)
+    assignment = section.get("assignment")
+    if assignment is not None:
+        # explicit placement: worker index -> list of units operators
+        if not isinstance(assignment, dict) or not all(
+            isinstance(ops, list) for ops in assignment.values()
+        ):
+            raise ConfigurationError(
+                f"{where}.assignment: expected a mapping of worker index to a list of units "
+                f"operators, got {assignment!r}"
+            )
+        placed = {int(index): [str(o) for o in ops] for index, ops in assignment.items()}
+        if sorted(placed) != list(range(values["workers"])):
+            raise ConfigurationError(
+                f"{where}.assignment: expected workers 0..{values['workers'] - 1}, got "
+                f"{sorted(placed)}"
+            )
+        operators = [o for ops in placed.values() for o in ops]
+        every = sorted({unit.operator for unit in spec.units})
+        if sorted(operators) != every:
+            raise ConfigurationError(
+                f"{where}.assignment: every units operator must be placed exactly once; "
+                f"operators: {', '.join(every)}; placed: {', '.join(sorted(operators))}"
+            )
+        values["operators"] = placed[values["worker_index"]]
     if role == "worker" and args.worker_index is None:
         raise ConfigurationError("a worker needs --worker-index I (0..workers-1)")
     return DistributedSettings(**values)

@@ -24,16 +24,21 @@ class WorkerRunner:
         self.settings = world.distributed
 
     def operator_ids(self) -> list[str]:
+        """The scenario's operators assigned to this worker (explicitly, or by the
+        deterministic assignment), then its private ones."""
         settings, world = self.settings, self.world
+        public = [i for i, o in world.unit_operators.items() if not o.private]
         if settings.operators is not None:
-            unknown = sorted(set(settings.operators) - set(world.unit_operators))
+            unknown = sorted(set(settings.operators) - set(public))
             if unknown:
                 raise ConfigurationError(
                     f"worker {settings.worker_index}: unknown units operator(s) "
-                    f"{', '.join(unknown)}; known: {', '.join(sorted(world.unit_operators))}"
+                    f"{', '.join(unknown)}; known: {', '.join(sorted(public))}"
                 )
-            return list(settings.operators)
-        return assign_operators(list(world.unit_operators), settings.workers)[settings.worker_index]
+            assigned = list(settings.operators)
+        else:
+            assigned = assign_operators(public, settings.workers)[settings.worker_index]
+        return assigned + [i for i, o in world.unit_operators.items() if o.private]
 
     async def run(self) -> dict:
         world, settings = self.world, self.settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assume.errors import ConfigurationError
 from assume.markets.config import MarketConfig
 from assume.scenario.loader import ScenarioSpec
 from assume.world import World
@@ -38,3 +39,32 @@ def build_world(spec: ScenarioSpec, world: World, progress: bool | None = None) 
             bidding_strategies=unit.bidding,
         )
     return world
+
+
+def add_private_units(world: World, spec: ScenarioSpec) -> None:
+    """Add the units of ``spec`` to ``world`` under private units operators: a worker hosts
+    them, the manager sees only their orders. The private scenario must cover the same
+    horizon at the same time step; its markets are ignored (the units bid on the world's)."""
+    if spec.index != world.index:
+        raise ConfigurationError(
+            f"{spec.config_path}: private units must use the simulation's horizon and time step "
+            f"({world.index.length} steps of {world.index.step} s from {world.index.start}), "
+            f"got {spec.index.length} steps of {spec.index.step} s from {spec.index.start}"
+        )
+    for unit in spec.units:
+        if unit.operator not in world.unit_operators:
+            world.add_unit_operator(unit.operator, private=True)
+        elif not world.unit_operators[unit.operator].private:
+            raise ConfigurationError(
+                f"{spec.config_path}: private unit {unit.name!r} names units operator "
+                f"{unit.operator!r}, which belongs to the shared scenario; give private units "
+                "operators of their own"
+            )
+        world.add_unit(
+            unit.name,
+            unit.unit_type,
+            unit.operator,
+            unit.params,
+            series=unit.series,
+            bidding_strategies=unit.bidding,
+        )
