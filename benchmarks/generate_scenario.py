@@ -1,13 +1,22 @@
 """Write a synthetic benchmark scenario in ASSUME's input-folder format.
 
     python benchmarks/generate_scenario.py --plants N --operators M --days D --output DIR \\
-        [--name NAME] [--start 2019-01-01]
+        [--name NAME] [--start 2019-01-01] [--storages K] [--storage-strategy NAME] \\
+        [--market {eom,dam}]
 
 The folder ``DIR/NAME`` (default name ``bench_{N}p_{M}o_{D}d``) holds one hourly energy-only market
 (EOM, pay_as_clear, as in examples/inputs/example_01), N naive power plants with spread-out marginal
 costs assigned round-robin to M unit operators, and one inflexible demand whose hourly series peaks
 at 80 % of the total capacity, so every hour clears. Deterministic: the same arguments always give
 byte-identical files.
+
+``--storages K`` adds K storages (10-100 MW, 2-8 h, 85-95 % efficient each way, half full) with
+the bidding strategy ``--storage-strategy`` (default storage_energy_optimized), assigned
+round-robin to the same operators; their parameters come from a random stream of their own, so
+plants and demand are the same with and without them. ``--market dam`` replaces the hourly market
+by a day-ahead market (DAM): one opening a day, 24 hourly products from 24 h after the opening,
+so the first simulated day is not traded. Either option adds ``_{K}s`` / ``_dam`` to the default
+folder name.
 """
 
 from __future__ import annotations
@@ -67,6 +76,33 @@ base:
       market_mechanism: pay_as_clear
 """
 
+DAY_AHEAD_TEMPLATE = """\
+base:
+  start_date: {start}
+  end_date: {end}
+  time_step: 1h
+  save_frequency_hours: 48  # ASSUME's default; results are written while the run goes on
+  markets_config:
+    DAM:
+      operator: DAM_operator
+      product_type: energy
+      products:
+        - duration: 1h
+          count: 24
+          first_delivery: 24h
+      opening_frequency: 24h
+      opening_duration: 1h
+      volume_unit: MWh
+      maximum_bid_volume: 100000
+      maximum_bid_price: 3000
+      minimum_bid_price: -500
+      price_unit: EUR/MWh
+      market_mechanism: pay_as_clear
+"""
+
+MARKETS = {"eom": ("EOM", CONFIG_TEMPLATE), "dam": ("DAM", DAY_AHEAD_TEMPLATE)}
+STORAGE_STRATEGY = "storage_energy_optimized"
+
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -100,6 +136,31 @@ def power_plant_rows(plants: int, operators: int, rng: np.random.Generator) -> l
     return rows
 
 
+def storage_rows(
+    storages: int, operators: int, strategy: str, rng: np.random.Generator
+) -> list[list[object]]:
+    """One ``storage_units.csv`` row per storage: random power, duration and efficiencies."""
+    width = len(str(storages))
+    rows = []
+    for i in range(storages):
+        power = int(rng.integers(1, 11)) * 10
+        rows.append(
+            [
+                f"storage_{i + 1:0{width}d}",
+                "battery",
+                strategy,
+                power,
+                power,
+                power * int(rng.integers(2, 9)),
+                round(float(rng.uniform(0.85, 0.95)), 3),
+                round(float(rng.uniform(0.85, 0.95)), 3),
+                0.5,
+                f"Operator {i % operators + 1}",
+            ]
+        )
+    return rows
+
+
 def demand_series(start: datetime, hours: int, peak: float, rng: np.random.Generator) -> np.ndarray:
     """Hourly demand in MW with a daily and weekly shape, at most ``peak`` times 1.03."""
     times = [start + timedelta(hours=h) for h in range(hours)]
@@ -119,22 +180,30 @@ def generate(
     output: str | Path,
     name: str | None = None,
     start: str = "2019-01-01",
+    storages: int = 0,
+    storage_strategy: str = STORAGE_STRATEGY,
+    market: str = "eom",
 ) -> Path:
     """Write the scenario folder ``output/name`` and return its path."""
     if plants < 1 or operators < 1 or days < 1:
         raise ValueError("plants, operators and days must each be at least 1")
     if operators > plants:
         raise ValueError(f"{operators} operators for {plants} plants would leave operators empty")
-    folder = Path(output) / (name or f"bench_{plants}p_{operators}o_{days}d")
+    if storages < 0:
+        raise ValueError("storages must not be negative")
+    if market not in MARKETS:
+        raise ValueError(f"unknown market {market!r}; known: {', '.join(MARKETS)}")
+    market_id, template = MARKETS[market]
+    default_name = f"bench_{plants}p_{operators}o_{days}d"
+    default_name += (f"_{storages}s" if storages else "") + ("_dam" if market == "dam" else "")
+    folder = Path(output) / (name or default_name)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     begin = datetime.fromisoformat(start)
     end = begin + timedelta(days=days)
 
     (folder / "config.yaml").write_text(
-        CONFIG_TEMPLATE.format(
-            start=begin.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M")
-        ),
+        template.format(start=begin.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M")),
         encoding="utf-8",
     )
 
@@ -144,7 +213,7 @@ def generate(
         [
             "name",
             "technology",
-            "bidding_EOM",
+            f"bidding_{market_id}",
             "fuel_type",
             "emission_factor",
             "max_power",
@@ -157,9 +226,44 @@ def generate(
     )
     _write_csv(
         folder / "demand_units.csv",
-        ["name", "technology", "bidding_EOM", "max_power", "min_power", "price", "unit_operator"],
-        [["demand_EOM", "inflex_demand", "demand_energy_naive", 1000000, 0, 3000, "eom_de"]],
+        [
+            "name",
+            "technology",
+            f"bidding_{market_id}",
+            "max_power",
+            "min_power",
+            "price",
+            "unit_operator",
+        ],
+        [
+            [
+                f"demand_{market_id}",
+                "inflex_demand",
+                "demand_energy_naive",
+                1000000,
+                0,
+                3000,
+                "eom_de",
+            ]
+        ],
     )
+    if storages:
+        _write_csv(
+            folder / "storage_units.csv",
+            [
+                "name",
+                "technology",
+                f"bidding_{market_id}",
+                "max_power_charge",
+                "max_power_discharge",
+                "capacity",
+                "efficiency_charge",
+                "efficiency_discharge",
+                "initial_soc",
+                "unit_operator",
+            ],
+            storage_rows(storages, operators, storage_strategy, np.random.default_rng(SEED + 1)),
+        )
 
     # the index runs from start to end inclusive
     hours = days * 24 + 1
@@ -167,7 +271,7 @@ def generate(
     demand = demand_series(begin, hours, PEAK_SHARE * total_capacity, rng)
     _write_csv(
         folder / "demand_df.csv",
-        ["datetime", "demand_EOM"],
+        ["datetime", f"demand_{market_id}"],
         [
             [(begin + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S"), f"{demand[h]:.1f}"]
             for h in range(hours)
@@ -188,12 +292,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--operators", type=int, required=True, help="number of unit operators")
     parser.add_argument("--days", type=int, required=True, help="simulated days")
     parser.add_argument("--output", type=Path, required=True, help="folder for the scenario")
-    parser.add_argument("--name", help="scenario folder name (default bench_{N}p_{M}o_{D}d)")
+    parser.add_argument(
+        "--name", help="scenario folder name (default bench_{N}p_{M}o_{D}d[_{K}s][_dam])"
+    )
     parser.add_argument("--start", default="2019-01-01", help="first simulated day (ISO date)")
+    parser.add_argument("--storages", type=int, default=0, help="number of storages (default 0)")
+    parser.add_argument(
+        "--storage-strategy",
+        default=STORAGE_STRATEGY,
+        help=f"bidding strategy of the storages (default {STORAGE_STRATEGY})",
+    )
+    parser.add_argument(
+        "--market",
+        choices=sorted(MARKETS),
+        default="eom",
+        help="eom: hourly energy-only market (default); dam: day-ahead market, 24 hourly products",
+    )
     args = parser.parse_args(argv)
     try:
         folder = generate(
-            args.plants, args.operators, args.days, args.output, args.name, args.start
+            args.plants,
+            args.operators,
+            args.days,
+            args.output,
+            args.name,
+            args.start,
+            args.storages,
+            args.storage_strategy,
+            args.market,
         )
     except ValueError as error:
         parser.error(str(error))

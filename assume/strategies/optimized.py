@@ -74,11 +74,12 @@ def storage_reward(energy_in, terms: dict, hours: float):
     feasible = (energy_in <= terms["most_in"] + tolerance) & (
         energy_in >= -terms["most_out"] - tolerance
     )
-    feasible &= (
-        (np.abs(energy_in) <= tolerance)
-        | (energy_in >= terms["least_in"] - tolerance)
-        | (energy_in <= -terms["least_out"] + tolerance)
-    )
+    if terms["least_in"].any() or terms["least_out"].any():  # most storages have no minimum
+        feasible &= (
+            (np.abs(energy_in) <= tolerance)
+            | (energy_in >= terms["least_in"] - tolerance)
+            | (energy_in <= -terms["least_out"] + tolerance)
+        )
     return np.where(feasible, reward, -np.inf)
 
 
@@ -139,20 +140,15 @@ def storage_values(
     return levels, values
 
 
-def _value_at(values: np.ndarray, levels: np.ndarray, soc: np.ndarray) -> np.ndarray:
-    """Value functions (..., n, K) at exact states of charge (..., n), interpolated linearly
-    between the levels (n, K)."""
-    last = levels.shape[1] - 1
-    span = levels[:, -1] - levels[:, 0]
-    scale = np.where(span > 0, last / np.where(span > 0, span, 1.0), 0.0)
-    position = np.clip((soc - levels[:, 0]) * scale, 0, last)
+def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Value functions (..., n, K) at fractional level positions (..., n), linearly."""
+    last = values.shape[-1] - 1
     lower = np.minimum(position.astype(np.int64), last - 1)
-    fraction = position - lower
+    fraction = (position - lower).ravel()
     # flat positions: one row of K values per (..., unit)
     at = np.arange(lower.size) * (last + 1) + lower.ravel()
     flat = values.ravel()
-    interpolated = flat[at] * (1 - fraction.ravel()) + flat[at + 1] * fraction.ravel()
-    return interpolated.reshape(lower.shape)
+    return (flat[at] * (1 - fraction) + flat[at + 1] * fraction).reshape(lower.shape)
 
 
 def storage_orders(
@@ -174,29 +170,35 @@ def storage_orders(
     (cost(p) - cost(c) + V(after c) - V(after p)) / ((p - c) x hours).
     """
     n, steps = committed.shape
+    last = levels.shape[1] - 1
     rows = np.arange(n)
-    capacity = units["capacity"]
+    step = levels[:, 1] - levels[:, 0]
+    level_energy = step * units["capacity"]
+    per_level = np.where(step > 0, 1.0 / np.where(step > 0, step, 1.0), 0.0)
+    grid = np.arange(last + 1)[None, :]
     terms = storage_terms(price[:steps], availability[:, :steps], hours, units)
+    # the state of charge in levels (fractional between them) along the plan
     path = np.empty((n, steps + 1))
-    path[:, 0] = soc
+    path[:, 0] = position = np.clip((soc - levels[:, 0]) * per_level, 0, last)
     for t in range(steps):
         later = values[t + 1]
-        energy_in = (levels - soc[:, None]) * capacity[:, None]
+        energy_in = (grid - position[:, None]) * level_energy[:, None]
         step_terms = {key: term[:, t, None] for key, term in terms.items()}
         moves = storage_reward(energy_in, step_terms, hours) + later
         best = np.argmax(moves, axis=1)
         # staying idle (maybe between two levels) wins ties
-        move = moves[rows, best] > _value_at(later, levels, soc)
-        soc = np.where(move, levels[rows, best], soc)
-        path[:, t + 1] = soc
-    planned = storage_power((path[:, 1:] - path[:, :-1]) * capacity[:, None], hours, units)
+        move = moves[rows, best] > _interpolate(later, position)
+        position = path[:, t + 1] = np.where(move, best, position)
+    planned = storage_power(np.diff(path, axis=1) * level_energy[:, None], hours, units)
 
     held_in = np.where(
         committed > 0,
         -committed * hours / units["efficiency_discharge"][:, None],
         -committed * hours * units["efficiency_charge"][:, None],
     )
-    held_soc = np.clip(path[:, :-1] + held_in / capacity[:, None], levels[:, :1], levels[:, -1:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        held_levels = np.where(level_energy[:, None] > 0, held_in / level_energy[:, None], 0.0)
+    held = np.clip(path[:, :-1] + held_levels, 0, last)
     later = values[1 : steps + 1]  # (S, n, K)
     cost = {
         key: units[key][:, None] for key in ("additional_cost_charge", "additional_cost_discharge")
@@ -204,8 +206,8 @@ def storage_orders(
     worth = (
         storage_cost(planned, hours, cost)
         - storage_cost(committed, hours, cost)
-        + _value_at(later, levels, held_soc.T).T
-        - _value_at(later, levels, path[:, 1:].T).T
+        + _interpolate(later, held.T).T
+        - _interpolate(later, path[:, 1:].T).T
     )
     change = planned - committed
     trade = np.abs(change) > POWER_TOLERANCE
