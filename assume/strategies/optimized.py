@@ -95,6 +95,15 @@ def storage_power(energy_in, hours: float, units: dict):
     )
 
 
+def storage_cost(power, hours: float, units: dict):
+    """Additional cost (EUR) of charging or discharging at ``power`` for ``hours``."""
+    return hours * np.where(
+        power > 0,
+        power * units["additional_cost_discharge"],
+        -power * units["additional_cost_charge"],
+    )
+
+
 def storage_values(
     price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -178,8 +187,9 @@ def storage_orders(
     grid = np.arange(last + 1)[None, :]
     terms = storage_terms(price[:steps], availability[:, :steps], hours, units)
     # the state of charge in levels (fractional between them) along the plan
+    position = np.clip((soc - levels[:, 0]) * per_level, 0, last)
     path = np.empty((n, steps + 1))
-    path[:, 0] = position = np.clip((soc - levels[:, 0]) * per_level, 0, last)
+    path[:, 0] = position
     for t in range(steps):
         later = values[t + 1]
         energy_in = (grid - position[:, None]) * level_energy[:, None]
@@ -188,7 +198,8 @@ def storage_orders(
         best = np.argmax(moves, axis=1)
         # staying idle (maybe between two levels) wins ties
         move = moves[rows, best] > _interpolate(later, position)
-        position = path[:, t + 1] = np.where(move, best, position)
+        position = np.where(move, best, position)
+        path[:, t + 1] = position
     planned = storage_power(np.diff(path, axis=1) * level_energy[:, None], hours, units)
 
     held_in = np.where(
@@ -214,15 +225,6 @@ def storage_orders(
     volume = np.where(trade, change, 0.0)
     limit = np.where(trade, worth / np.where(trade, change * hours, 1.0), 0.0)
     return volume, limit
-
-
-def storage_cost(power, hours: float, units: dict):
-    """Additional cost (EUR) of charging or discharging at ``power`` for ``hours``."""
-    return hours * np.where(
-        power > 0,
-        power * units["additional_cost_discharge"],
-        -power * units["additional_cost_charge"],
-    )
 
 
 class _OptimizedStrategy(BiddingStrategy):
@@ -260,10 +262,10 @@ class _OptimizedStrategy(BiddingStrategy):
         return steps, first, last, stop
 
     def price_limits(self, price: np.ndarray) -> np.ndarray:
-        """Prices clipped to the market's bid limits."""
+        """Prices clipped to the market's bid limits; -inf (must run) becomes the lowest."""
         low, high = self.market.minimum_bid_price, self.market.maximum_bid_price
-        low = MUST_RUN_PRICE if low is None else low
-        return np.clip(price, low, np.inf if high is None else high)
+        price = np.clip(price, -np.inf if low is None else low, np.inf if high is None else high)
+        return np.where(np.isneginf(price), MUST_RUN_PRICE, price)
 
     def per_product(self, steps, first: int, volume, price, sides: int = 1) -> list:
         """(price, volume) per product from (sides x n, S) arrays, side-major, whose columns
