@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args)
     except AssumeError as error:
-        print(f"assume: error: {error}", file=sys.stderr)
+        # one paragraph, whatever line breaks the message carries (e.g. a YAML parser's)
+        print(f"assume: error: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("assume: interrupted; results computed so far were written", file=sys.stderr)

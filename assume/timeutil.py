@@ -6,6 +6,7 @@ Naive datetimes are read as UTC. Durations use ASSUME's spellings: ``1h``,
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,18 +34,27 @@ def parse_duration(value, field: str = "duration") -> int:
         return int(value.total_seconds())
     if isinstance(value, bool):
         raise ConfigurationError(f"{field}: expected a duration such as '1h', got {value!r}")
+    seconds = None
     if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
+        seconds = value
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
             number, unit = match.groups()
-            seconds = _UNIT_SECONDS.get(unit.lower())
-            if seconds is not None:
-                return int(round(float(number or 1) * seconds))
+            factor = _UNIT_SECONDS.get(unit.lower())
+            if factor is not None:
+                seconds = float(number or 1) * factor
+    # a century is the longest duration that makes sense here
+    if seconds is not None and math.isfinite(seconds) and abs(seconds) <= 100 * 365 * 86400:
+        return int(round(seconds))
     raise ConfigurationError(
         f"{field}: expected a duration such as '1h', '15min', '1d' or '7d', got {value!r}"
     )
+
+
+_EARLIEST = -2208988800  # 1900-01-01
+_LATEST = 7258118400  # 2200-01-01
+MAX_STEPS = 50_000_000  # more steps than a century of minutes is surely a mistake
 
 
 def parse_datetime(value, field: str = "date") -> int:
@@ -54,6 +64,11 @@ def parse_datetime(value, field: str = "date") -> int:
             f"{field}: expected a date such as '2019-01-01 00:00', got {value!r}"
         )
     if isinstance(value, int | float | np.integer):
+        # epoch seconds; dates before 1900 or after 2200 are surely a mistake
+        if not (np.isfinite(value) and _EARLIEST <= value <= _LATEST):
+            raise ConfigurationError(
+                f"{field}: expected a date such as '2019-01-01 00:00', got {value!r}"
+            )
         return int(value)
     if isinstance(value, datetime):
         moment = value
@@ -109,7 +124,13 @@ class TimeIndex:
             )
         if step <= 0:
             raise ConfigurationError(f"time_step must be positive, got {step} s")
-        return cls(start, step, (end - start) // step + 1)
+        length = (end - start) // step + 1
+        if length > MAX_STEPS:
+            raise ConfigurationError(
+                f"the horizon {format_datetime(start)} .. {format_datetime(end)} has {length} "
+                f"time steps of {step} s; more than {MAX_STEPS} is surely a mistake"
+            )
+        return cls(start, step, length)
 
     @property
     def end(self) -> int:

@@ -67,7 +67,7 @@ class OutputRole(MessengerRole):
         super().__init__()
         self.writers = writers
         self.simulation_id = simulation_id
-        self.flush_every = int(save_frequency_hours * 3600) if save_frequency_hours else None
+        self.flush_every = save_frequency_hours * 3600.0 if save_frequency_hours else None
         self.next_flush = start + self.flush_every if self.flush_every else None
         self.buffers: dict[str, list[dict]] = {}
         self.kpis = KpiAccumulator()

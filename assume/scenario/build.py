@@ -30,15 +30,27 @@ def build_world(spec: ScenarioSpec, world: World, progress: bool | None = None) 
     for unit in spec.units:
         if unit.operator not in world.unit_operators:
             world.add_unit_operator(unit.operator)
-        world.add_unit(
-            unit.name,
-            unit.unit_type,
-            unit.operator,
-            unit.params,
-            series=unit.series,
-            bidding_strategies=unit.bidding,
-        )
+        try:
+            world.add_unit(
+                unit.name,
+                unit.unit_type,
+                unit.operator,
+                unit.params,
+                series=unit.series,
+                bidding_strategies=unit.bidding,
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{_unit_file(spec, unit.unit_type)}: {error}") from None
     return world
+
+
+def _unit_file(spec: ScenarioSpec, unit_type: str):
+    """The unit table a unit of ``unit_type`` came from (its default name if overridden)."""
+    from assume.scenario.loader import UNIT_FILES
+
+    key = next((k for k, t in UNIT_FILES.items() if t == unit_type), unit_type)
+    name = spec.extra.get(key) if isinstance(spec.extra.get(key), str) else f"{key}.csv"
+    return spec.input_path / name
 
 
 def add_private_units(world: World, spec: ScenarioSpec) -> None:

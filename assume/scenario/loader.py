@@ -8,6 +8,7 @@ bad input fails fast with a message naming the file, unit and column.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,7 +230,12 @@ def _save_frequency(settings: dict, where: str) -> float | None:
     value = settings.get("save_frequency_hours", CASE_DEFAULTS["save_frequency_hours"])
     if value is None or (isinstance(value, int | float) and value == 0):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ConfigurationError(
             f"{where}: save_frequency_hours must be a positive number of hours, 0 or null, "
             f"got {value!r}"
