@@ -1,10 +1,26 @@
 """Shared fixtures: real databases to write results to."""
 
+import logging
 import sqlite3
 import uuid
 from contextlib import closing
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """The CLI configures logging for its process; undo that after each in-process call."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {name: logging.getLogger(name).level for name in ("assume", "mango")}
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name, old in loggers.items():
+        logging.getLogger(name).setLevel(old)
 
 POSTGRES_URI = "postgresql://postgres@127.0.0.1:5432/test"
 
