@@ -22,6 +22,7 @@ def _restore_logging():
     for name, old in loggers.items():
         logging.getLogger(name).setLevel(old)
 
+
 POSTGRES_URI = "postgresql://postgres@127.0.0.1:5432/test"
 
 

@@ -296,8 +296,7 @@ class OrderbookConverter(Converter):
         return {TYPE_KEY: "Orderbook", **value.to_wire()}
 
     def decode(self, wire):
-        # Orderbook.from_wire converts leniently (numeric strings, truncated floats, and an
-        # empty book fails its text check), so the columns are checked and built here.
+        # every column is checked here (types, lengths) before the orderbook is built
         if not isinstance(wire, dict) or wire.get(TYPE_KEY) != "Orderbook":
             raise expected(self.description, wire)
         check_keys(wire, _ORDERBOOK_KEYS)

@@ -9,10 +9,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-_INT = ("start", "end")
-_FLOAT = ("price", "volume", "accepted_price", "accepted_volume")
-_TEXT = ("unit_id", "bid_id", "node")
-
 
 def _text(values, length: int) -> np.ndarray:
     if values is None:
@@ -96,28 +92,6 @@ class Orderbook:
     def to_wire(self) -> dict:
         """Plain lists for the JSON codec."""
         return {name: getattr(self, name).tolist() for name in COLUMNS}
-
-    @classmethod
-    def from_wire(cls, columns: dict) -> Orderbook:
-        """Rebuild from :meth:`to_wire`; raises ValueError on a malformed payload."""
-        if not isinstance(columns, dict):
-            raise ValueError("orderbook payload is not a mapping")
-        missing = [
-            name for name in ("start", "end", "price", "volume", "unit_id") if name not in columns
-        ]
-        if missing:
-            raise ValueError(f"orderbook is missing column(s) {', '.join(missing)}")
-        lengths = {len(v) for v in columns.values() if isinstance(v, list)}
-        if len(lengths) > 1 or any(not isinstance(v, list) for v in columns.values()):
-            raise ValueError("orderbook columns must be lists of equal length")
-        try:
-            book = cls.build(**{k: columns[k] for k in (*_INT, *_FLOAT, *_TEXT) if k in columns})
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"orderbook has a column of the wrong type: {error}") from None
-        for name in _TEXT:
-            if getattr(book, name).dtype.kind != "U":
-                raise ValueError(f"orderbook column {name} must hold strings")
-        return book
 
 
 COLUMNS = tuple(f.name for f in fields(Orderbook))
