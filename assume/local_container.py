@@ -18,13 +18,11 @@ class LocalContainer(Container):
     async def send_message(
         self, content: Any, receiver_addr: AgentAddress, sender_id: str | None = None, **kwargs
     ) -> bool:
-        meta = dict(kwargs)
-        meta["sender_id"] = sender_id
-        meta["sender_addr"] = self.addr
-        meta["receiver_id"] = receiver_addr.aid
-        return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+        return self.deliver(content, receiver_addr, sender_id, **kwargs)
 
-    def deliver(self, content: Any, receiver_addr: AgentAddress, sender_id: str) -> bool:
+    def deliver(
+        self, content: Any, receiver_addr: AgentAddress, sender_id: str | None, **meta
+    ) -> bool:
         """Put a message into the receiver's inbox now (the synchronous form of send_message)."""
-        meta = {"sender_id": sender_id, "sender_addr": self.addr, "receiver_id": receiver_addr.aid}
+        meta.update(sender_id=sender_id, sender_addr=self.addr, receiver_id=receiver_addr.aid)
         return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)

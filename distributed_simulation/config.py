@@ -12,7 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from assume.distributed.settings import DistributedSettings, _host_port
+from assume.distributed.settings import DistributedSettings, host_port
 from assume.scenario.build import build_world
 from assume.scenario.loader import ScenarioSpec, load_config_file
 from assume.world import World
@@ -60,5 +60,5 @@ def worker_settings(base: DistributedSettings, index: int, count: int, address: 
     """A worker's settings: its index, the worker count and its own address (host:port)."""
     values = {"worker_index": index, "workers": count}
     if address:
-        values["host"], values["port"] = _host_port(address, 0, "worker address")
+        values["host"], values["port"] = host_port(address, 0, "worker address")
     return replace(base, **values)

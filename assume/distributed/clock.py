@@ -32,6 +32,11 @@ from assume.messaging import Link
 logger = logging.getLogger(__name__)
 
 
+async def flush(agent) -> None:
+    """Write what the agent's container keeps for its peers (see GuardedTCPContainer)."""
+    await agent.context._container.flush()
+
+
 class ManagerClock(DistributedClockManager):
     """Admits the workers and ends each step exactly (see the module docstring)."""
 
@@ -97,7 +102,7 @@ class ManagerClock(DistributedClockManager):
                 await asyncio.sleep(interval)
                 if self.members:
                     await self._broadcast(Heartbeat(self.scheduler.clock.time), answer=False)
-                    await self._flush()
+                    await flush(self)
 
         self.heartbeat = asyncio.ensure_future(beat())
 
@@ -113,14 +118,9 @@ class ManagerClock(DistributedClockManager):
                 "manager's address and use the same token and scenario)"
             ) from None
 
-    async def _flush(self) -> None:
-        flush = getattr(self.context._container, "flush", None)
-        if flush is not None:
-            await flush()
-
     async def _send_now(self, message, address) -> None:
         await self.send_message(message, address)
-        await self._flush()
+        await flush(self)
 
     async def _broadcast(self, message, answer: bool = True) -> None:
         if answer:
@@ -130,7 +130,7 @@ class ManagerClock(DistributedClockManager):
             await self.send_message(message, address)
         if answer:
             # everything sent to the workers in this step goes out with the question
-            await self._flush()
+            await flush(self)
 
     async def _collect(self, timeout: float) -> list[ClockStatus]:
         if self.members:
@@ -213,7 +213,7 @@ class ManagerClock(DistributedClockManager):
             heartbeat.cancel()
         try:
             await self._broadcast(ClockStop(reason), answer=False)
-            await self._flush()
+            await flush(self)
         except Exception:
             logger.exception("could not tell the workers to stop")
 
@@ -276,7 +276,7 @@ class WorkerClock(DistributedClockAgent):
         deadline = asyncio.get_running_loop().time() + timeout
         while not self.welcomed.done():
             await self.send_message(hello, self.manager)
-            await self._flush()
+            await flush(self)
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 raise PeerError(
@@ -323,11 +323,6 @@ class WorkerClock(DistributedClockAgent):
             )
             await self.send_message(status, self.manager)
             # this worker's messages of the step go out with its answer
-            await self._flush()
+            await flush(self)
 
         asyncio.ensure_future(answer())
-
-    async def _flush(self) -> None:
-        flush = getattr(self.context._container, "flush", None)
-        if flush is not None:
-            await flush()

@@ -90,7 +90,8 @@ def assign_operators(operator_ids: list[str], workers: int) -> list[list[str]]:
     return [ordered[index::workers] for index in range(workers)]
 
 
-def _host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
+def host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` as (host, port); ``what`` names the setting in errors."""
     host, _, port = str(text).rpartition(":")
     if not host:
         return str(text), default_port
@@ -130,7 +131,7 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
     workers = section.get("workers")
     if environ.get("MQTT_BROKER"):
         values["transport"] = "mqtt"
-        values["broker_host"], values["broker_port"] = _host_port(
+        values["broker_host"], values["broker_port"] = host_port(
             environ["MQTT_BROKER"], values["broker_port"], "MQTT_BROKER"
         )
     # TCP_HOST/TCP_PORT: where the manager listens, and so where workers connect to
@@ -142,11 +143,11 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         values["token"] = environ["ASSUME_TOKEN"]
     if args.mqtt:
         values["transport"] = "mqtt"
-        values["broker_host"], values["broker_port"] = _host_port(
+        values["broker_host"], values["broker_port"] = host_port(
             args.mqtt, values["broker_port"], "--mqtt"
         )
     if args.manager:
-        values["manager_host"], values["manager_port"] = _host_port(
+        values["manager_host"], values["manager_port"] = host_port(
             args.manager, values["manager_port"], "--manager"
         )
     if args.host:
