@@ -7,7 +7,6 @@ output: CSV files are rewritten, SQL rows with the same ``simulation`` are delet
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import sqlite3
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from assume.errors import ConfigurationError
+from assume.outputs.csvtext import array_fields, plain_fields, rows_text
 
 Kind = Literal["float", "int", "bool", "datetime", "text"]
 ColumnValues = np.ndarray | list
@@ -111,8 +111,8 @@ def _to_column(values: ColumnValues) -> _Column:
     return _infer_column(values.tolist())
 
 
-def _to_columns(table: str, columns: dict[str, ColumnValues]) -> dict[str, _Column]:
-    """Validate a write (1-D columns of equal length) and convert its columns."""
+def _check_columns(table: str, columns: dict[str, ColumnValues]) -> None:
+    """A write has 1-D columns of equal length."""
     if not columns:
         raise ValueError(f"Write to table {table!r} has no columns")
     for name, values in columns.items():
@@ -121,7 +121,17 @@ def _to_columns(table: str, columns: dict[str, ColumnValues]) -> dict[str, _Colu
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"Columns of table {table!r} differ in length: {lengths}")
+
+
+def _to_columns(table: str, columns: dict[str, ColumnValues]) -> dict[str, _Column]:
+    """Validate a write and convert its columns to Python values."""
+    _check_columns(table, columns)
     return {name: _to_column(values) for name, values in columns.items()}
+
+
+def _csv_fields(values: ColumnValues) -> list[str]:
+    fields = array_fields(values) if isinstance(values, np.ndarray) else None
+    return fields if fields is not None else plain_fields(_to_column(values).values)
 
 
 @dataclass
@@ -129,7 +139,6 @@ class _CsvTable:
     path: Path
     columns: list[str]
     file: IO[str] | None = None
-    writer: Any = None
 
 
 class CsvWriter:
@@ -151,20 +160,18 @@ class CsvWriter:
 
     def write(self, table: str, columns: dict[str, ColumnValues]) -> None:
         """Append rows to ``<table>.csv``, reordering columns to the first write's order."""
-        converted = _to_columns(table, columns)
+        _check_columns(table, columns)
         state = self._tables.get(table)
         if state is None:
-            state = self._start(table, list(converted))
-        elif set(converted) != set(state.columns):
+            state = self._start(table, list(columns))
+        elif set(columns) != set(state.columns):
             raise ValueError(
                 f"Table {table!r} was started with columns {state.columns}, "
-                f"but this write has columns {list(converted)}"
+                f"but this write has columns {list(columns)}"
             )
         if state.file is None:  # closed earlier in this run: keep appending
             state.file = open(state.path, "a", newline="", encoding="utf-8")
-            state.writer = csv.writer(state.file, lineterminator="\n")
-        rows = zip(*(converted[name].values for name in state.columns), strict=True)
-        state.writer.writerows(rows)
+        state.file.write(rows_text([_csv_fields(columns[name]) for name in state.columns]))
         state.file.flush()
 
     def _start(self, table: str, column_names: list[str]) -> _CsvTable:
@@ -172,8 +179,7 @@ class CsvWriter:
             raise ValueError(f"Table name {table!r} is not usable as a CSV file name")
         state = _CsvTable(self.folder / f"{table}.csv", column_names)
         state.file = open(state.path, "w", newline="", encoding="utf-8")
-        state.writer = csv.writer(state.file, lineterminator="\n")
-        state.writer.writerow(column_names)
+        state.file.write(rows_text([plain_fields([name]) for name in column_names]))
         self._tables[table] = state
         return state
 
@@ -182,7 +188,7 @@ class CsvWriter:
         for state in self._tables.values():
             if state.file is not None:
                 state.file.close()
-                state.file = state.writer = None
+                state.file = None
 
 
 def _redact(text: str, uri: str) -> str:
