@@ -14,9 +14,9 @@ import time
 
 from mango.messages.message import AgentAddress
 from mango.util.clock import ExternalClock
-from mango.util.termination_detection import tasks_complete_or_sleeping
 
 from assume.errors import SimulationError
+from assume.idle import until_idle
 from assume.local_container import LocalContainer
 from assume.messages import SimulationEnd, SimulationStart
 from assume.messaging import Link
@@ -65,7 +65,7 @@ class LocalRunner:
         next scheduled event."""
         if moment is not None:
             self.clock.set_time(moment)
-        await tasks_complete_or_sleeping(self.container)
+        await until_idle(self.container)
         self.raise_failures()
         return self.clock.get_next_activity()
 

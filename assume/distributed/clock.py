@@ -14,7 +14,6 @@ import asyncio
 import logging
 
 from mango import DistributedClockAgent, DistributedClockManager, sender_addr
-from mango.util.termination_detection import tasks_complete_or_sleeping
 
 from assume.distributed.protocol import (
     ClockQuery,
@@ -27,6 +26,7 @@ from assume.distributed.protocol import (
     Welcome,
 )
 from assume.errors import PeerError, SimulationError
+from assume.idle import until_idle
 from assume.messaging import Link
 
 logger = logging.getLogger(__name__)
@@ -164,11 +164,11 @@ class ManagerClock(DistributedClockManager):
         while True:
             # the query goes out after what the manager sent in this step, so an answer
             # covers all of it
-            await tasks_complete_or_sleeping(container)
+            await until_idle(container)
             self.round += 1
             await self._broadcast(ClockQuery(self.round))
             statuses = await self._collect(timeout)
-            await tasks_complete_or_sleeping(container)
+            await until_idle(container)
             failures = [f"worker {s.worker}: {f}" for s in statuses for f in s.failures]
             if failures:
                 raise SimulationError("an agent failed on " + "; ".join(failures))
@@ -309,7 +309,7 @@ class WorkerClock(DistributedClockAgent):
 
     def _answer(self, round_: int) -> None:
         async def answer():
-            await tasks_complete_or_sleeping(self.context._container)
+            await until_idle(self.context._container)
             failures = [f"{type(e).__name__}: {e}" for e in self.link.failures]
             counter = self.link.counter
             status = ClockStatus(
