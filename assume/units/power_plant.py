@@ -39,6 +39,9 @@ class PowerPlantFleet(Fleet):
             + self.p["additional_cost"][:, None]
         )
         self.available_power = self.s["availability"] * self.p["max_power"][:, None]
+        # prices are needed only for the marginal cost: a year of a thousand plants holds
+        # 70 MB per series
+        del self.s["fuel_price"], self.s["co2_price"]
         # ASSUME applies ramp limits and minimum up/down times only to units with a ramp
         self.ramped = ~(np.isnan(self.p["ramp_up"]) & np.isnan(self.p["ramp_down"]))
         self.has_ramps = bool(self.ramped.any())
