@@ -2,7 +2,7 @@
 
     python benchmarks/generate_scenario.py --plants N --operators M --days D --output DIR \\
         [--name NAME] [--start 2019-01-01] [--storages K] [--storage-strategy NAME] \\
-        [--market {eom,dam}]
+        [--market {eom,dam}] [--optimized-foresight DURATION] [--soc-steps K]
 
 The folder ``DIR/NAME`` (default name ``bench_{N}p_{M}o_{D}d``) holds one hourly energy-only market
 (EOM, pay_as_clear, as in examples/inputs/example_01), N naive power plants with spread-out marginal
@@ -16,7 +16,9 @@ round-robin to the same operators; their parameters come from a random stream of
 plants and demand are the same with and without them. ``--market dam`` replaces the hourly market
 by a day-ahead market (DAM): one opening a day, 24 hourly products from 24 h after the opening,
 so the first simulated day is not traded. Either option adds ``_{K}s`` / ``_dam`` to the default
-folder name.
+folder name. ``--optimized-foresight`` and ``--soc-steps`` set the study case's
+``bidding_strategy_params`` of the optimising strategies (without them the strategies' defaults,
+24h and 101 levels, apply and config.yaml has no such section).
 """
 
 from __future__ import annotations
@@ -173,6 +175,13 @@ def demand_series(start: datetime, hours: int, peak: float, rng: np.random.Gener
     return peak * shape / shape.max() * noise
 
 
+def bidding_strategy_params(optimized_foresight: str | None, soc_steps: int | None) -> str:
+    """The study case's ``bidding_strategy_params`` section as YAML lines ("" if none is set)."""
+    params = {"optimized_foresight": optimized_foresight, "soc_steps": soc_steps}
+    lines = [f"    {key}: {value}\n" for key, value in params.items() if value is not None]
+    return "  bidding_strategy_params:\n" + "".join(lines) if lines else ""
+
+
 def generate(
     plants: int,
     operators: int,
@@ -183,6 +192,8 @@ def generate(
     storages: int = 0,
     storage_strategy: str = STORAGE_STRATEGY,
     market: str = "eom",
+    optimized_foresight: str | None = None,
+    soc_steps: int | None = None,
 ) -> Path:
     """Write the scenario folder ``output/name`` and return its path."""
     if plants < 1 or operators < 1 or days < 1:
@@ -193,6 +204,8 @@ def generate(
         raise ValueError("storages must not be negative")
     if market not in MARKETS:
         raise ValueError(f"unknown market {market!r}; known: {', '.join(MARKETS)}")
+    if soc_steps is not None and soc_steps < 2:
+        raise ValueError(f"soc_steps must be at least 2, got {soc_steps}")
     market_id, template = MARKETS[market]
     default_name = f"bench_{plants}p_{operators}o_{days}d"
     default_name += (f"_{storages}s" if storages else "") + ("_dam" if market == "dam" else "")
@@ -203,7 +216,8 @@ def generate(
     end = begin + timedelta(days=days)
 
     (folder / "config.yaml").write_text(
-        template.format(start=begin.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M")),
+        template.format(start=begin.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M"))
+        + bidding_strategy_params(optimized_foresight, soc_steps),
         encoding="utf-8",
     )
 
@@ -308,6 +322,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="eom",
         help="eom: hourly energy-only market (default); dam: day-ahead market, 24 hourly products",
     )
+    parser.add_argument(
+        "--optimized-foresight",
+        metavar="DURATION",
+        help="foresight of the optimising strategies, such as 168h (default: theirs, 24h)",
+    )
+    parser.add_argument(
+        "--soc-steps",
+        type=int,
+        help="state-of-charge levels of storage_energy_optimized (default: its own, 101)",
+    )
     args = parser.parse_args(argv)
     try:
         folder = generate(
@@ -320,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.storages,
             args.storage_strategy,
             args.market,
+            args.optimized_foresight,
+            args.soc_steps,
         )
     except ValueError as error:
         parser.error(str(error))

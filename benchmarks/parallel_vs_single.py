@@ -9,25 +9,15 @@ Each command runs as a new process (start-up included, as a user sees it); the b
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, machine, timed  # noqa: E402
+
 SCENARIOS = [("example_01", "base"), ("example_01", "pay_as_bid"), ("example_02", "dam")]
-
-
-def timed(args: list[str]) -> float:
-    began = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "assume", *args, "-l", "ERROR", "--no-progress"],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
-    return time.perf_counter() - began
 
 
 def main() -> None:
@@ -45,10 +35,11 @@ def main() -> None:
             for _ in range(args.repeat):
                 for mode, extra in modes.items():
                     run = ["-s", scenario, "-c", case, "-csv", out, *extra]
-                    best[mode] = min(best[mode], timed(run))
+                    best[mode] = min(best[mode], timed(run, cwd=ROOT))
             ratio = best["-p (TCP)"] / best["one process"]
             cells = "".join(f"{best[m]:>13.2f}s" for m in modes)
             print(f"{scenario + ' ' + case:26}{cells}{ratio:>10.2f}x", flush=True)
+    print(machine())
 
 
 if __name__ == "__main__":

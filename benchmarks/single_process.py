@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import machine  # noqa: E402
 from generate_scenario import generate  # noqa: E402
 
 ASSUME_RUNNER = """
@@ -119,6 +120,7 @@ def main() -> None:
                     tmp / "theirs" / f"{scenario}_base" / "market_meta.csv",
                 )
             )
+        print(machine())
 
 
 if __name__ == "__main__":

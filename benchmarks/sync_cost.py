@@ -1,6 +1,6 @@
 """Cost of one clock step across processes, with agents that do no work.
 
-    python benchmarks/sync_cost.py [--workers 1 2 4 8] [--mqtt HOST:PORT] [--days 2 12]
+    python benchmarks/sync_cost.py [--workers 1 2 4 8] [--mqtt HOST:PORT] [--days 2 16] [--repeat 3]
 
 For each worker count, runs a scenario of one hourly market and one units operator per
 worker whose only unit bids nothing, in one process and with ``assume -p`` over TCP (and
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, timed  # noqa: E402
 
 
 def write_scenario(folder: Path, operators: int, days: int) -> None:
@@ -56,19 +58,17 @@ def write_scenario(folder: Path, operators: int, days: int) -> None:
             writer.writerow([f"2019-01-{1 + day:02d} {clock:02d}:00:00", *[0] * operators])
 
 
-def timed(args: list[str]) -> float:
-    began = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "assume", *args, "-l", "ERROR", "--no-progress"],
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - began
-
-
-def per_step(inputs: Path, workers: int, days: tuple[int, int], extra: list[str]) -> float:
+def per_step(
+    inputs: Path, workers: int, days: tuple[int, int], extra: list[str], repeat: int
+) -> float:
+    # the shortest of several runs: on a shared machine noise only ever adds time
     times = [
-        timed(["-s", f"w{workers}_d{d}", "-i", str(inputs), "-db", "sqlite:///:memory:", *extra])
+        min(
+            timed(
+                ["-s", f"w{workers}_d{d}", "-i", str(inputs), "-db", "sqlite:///:memory:", *extra]
+            )
+            for _ in range(repeat)
+        )
         for d in days
     ]
     steps = [d * 24 - 1 for d in days]
@@ -78,8 +78,11 @@ def per_step(inputs: Path, workers: int, days: tuple[int, int], extra: list[str]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--days", type=int, nargs=2, default=[2, 12])
+    parser.add_argument("--days", type=int, nargs=2, default=[2, 16])
     parser.add_argument("--mqtt", help="broker HOST:PORT to measure MQTT too")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per horizon, the shortest counts (default 3)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp)
@@ -93,15 +96,22 @@ def main() -> None:
         print(header)
         for workers in args.workers:
             days = tuple(args.days)
-            row = f"{workers:>8}{1000 * per_step(inputs, workers, days, []):>14.3f}"
-            tcp = per_step(inputs, workers, days, ["-p", "--workers", str(workers), "--port", "0"])
+            row = f"{workers:>8}{1000 * per_step(inputs, workers, days, [], args.repeat):>14.3f}"
+            tcp = per_step(
+                inputs, workers, days, ["-p", "--workers", str(workers), "--port", "0"], args.repeat
+            )
             row += f"{1000 * tcp:>10.3f}"
             if args.mqtt:
                 mqtt = per_step(
-                    inputs, workers, days, ["-p", "--workers", str(workers), "--mqtt", args.mqtt]
+                    inputs,
+                    workers,
+                    days,
+                    ["-p", "--workers", str(workers), "--mqtt", args.mqtt],
+                    args.repeat,
                 )
                 row += f"{1000 * mqtt:>10.3f}"
             print(row, flush=True)
+    print(machine())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+"""Pieces the benchmark scripts share: running the ``assume`` command as a new process and
+timing it, comparing result tables of two runs, calendar months of a horizon, the machine
+description and Markdown tables."""
+
+from __future__ import annotations
+
+import filecmp
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from itertools import zip_longest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the tables whose rows must not depend on how a run is distributed
+RESULT_TABLES = ("market_meta", "market_orders", "market_dispatch", "unit_dispatch")
+
+
+def assume_command(args: Sequence[str]) -> list[str]:
+    """``python -m assume ARGS`` with this interpreter, quiet: errors only, no progress bar."""
+    return [sys.executable, "-m", "assume", *args, "-l", "ERROR", "--no-progress"]
+
+
+def run_timed(command: Sequence[str], cwd: Path | None = None) -> float:
+    """Wall seconds of ``command`` as a new process; stops the benchmark with the end of its
+    error output if it fails."""
+    began = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    took = time.perf_counter() - began
+    if result.returncode:
+        raise SystemExit(
+            f"{' '.join(map(str, command))} exited with {result.returncode}:\n"
+            f"{result.stderr[-3000:]}"
+        )
+    return took
+
+
+def timed(args: Sequence[str], cwd: Path | None = None) -> float:
+    """Wall seconds of the ``assume`` command with ``args``, start-up included."""
+    return run_timed(assume_command(args), cwd)
+
+
+def first_difference(
+    reference: Path, other: Path, tables: Sequence[str] = RESULT_TABLES
+) -> str | None:
+    """Where the CSV tables of folder ``other`` first differ from those of ``reference``
+    (a file and line), or None if every table is byte-identical."""
+    for table in tables:
+        expected, found = reference / f"{table}.csv", other / f"{table}.csv"
+        if not expected.exists():
+            return f"{table}.csv missing in the reference run"
+        if not found.exists():
+            return f"{table}.csv missing"
+        if filecmp.cmp(expected, found, shallow=False):
+            continue
+        with expected.open("rb") as left, found.open("rb") as right:
+            for line, (a, b) in enumerate(zip_longest(left, right), start=1):
+                if a != b:
+                    return f"{table}.csv differs from line {line}"
+    return None
+
+
+def months_to_days(months: int, start: date = date(2019, 1, 1)) -> int:
+    """Days in ``months`` calendar months from ``start`` (12 from 2019-01-01: 365)."""
+    year, month = divmod(start.month - 1 + months, 12)
+    return (start.replace(year=start.year + year, month=month + 1) - start).days
+
+
+def machine() -> str:
+    """One line naming the machine and the software versions the figures depend on."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                model,
+            )
+    except OSError:
+        pass  # not Linux: keep what platform knows
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in ("numpy", "mango-agents")
+    )
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"machine: {os.cpu_count()} cores ({model}), {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, {versions}; load average {load}"
+    )
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, as benchmarks/RESULTS.md keeps them."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+@contextmanager
+def workdir(path: Path | None) -> Iterator[Path]:
+    """``path`` (created if needed, kept afterwards) or a temporary folder removed at the end."""
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="assume-benchmark-") as folder:
+        yield Path(folder)

@@ -1,0 +1,73 @@
+"""The benchmark scripts on tiny scenarios: they run, and the scaling benchmark's check that
+every worker count gives the one-process results holds and would see a difference."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "scaling.py"),
+            *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
+            *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "21"),
+            *("--workdir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| -p --workers")]
+    assert len(rows) == 2
+    assert all(row.endswith("| identical |") for row in rows)
+    config = (tmp_path / "inputs" / "scaling" / "config.yaml").read_text()
+    assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
+    orders = tmp_path / "results" / "workers_2_1" / "scaling_base" / "market_orders.csv"
+    assert len(orders.read_text().splitlines()) > 1
+
+
+def test_first_difference_names_the_table_and_line(tmp_path):
+    common = benchmark_module("common")
+    reference, other = tmp_path / "reference", tmp_path / "other"
+    for folder in (reference, other):
+        folder.mkdir()
+        for table in common.RESULT_TABLES:
+            (folder / f"{table}.csv").write_text("a,b\n1,2\n3,4\n")
+    assert common.first_difference(reference, other) is None
+    (other / "market_orders.csv").write_text("a,b\n1,2\n3,5\n")
+    assert common.first_difference(reference, other) == "market_orders.csv differs from line 3"
+    (other / "market_orders.csv").write_text("a,b\n1,2\n")
+    assert common.first_difference(reference, other) == "market_orders.csv differs from line 3"
+    (other / "unit_dispatch.csv").unlink()
+    (other / "market_orders.csv").write_text("a,b\n1,2\n3,4\n")
+    assert common.first_difference(reference, other) == "unit_dispatch.csv missing"
+
+
+def test_generated_scenario_sets_strategy_parameters_only_when_asked(tmp_path):
+    generate_scenario = benchmark_module("generate_scenario")
+    plain = generate_scenario.generate(2, 1, 1, tmp_path, name="plain", storages=1)
+    tuned = generate_scenario.generate(
+        2, 1, 1, tmp_path, name="tuned", storages=1, optimized_foresight="168h", soc_steps=201
+    )
+    assert "bidding_strategy_params" not in (plain / "config.yaml").read_text()
+    assert (
+        (tuned / "config.yaml")
+        .read_text()
+        .endswith("  bidding_strategy_params:\n    optimized_foresight: 168h\n    soc_steps: 201\n")
+    )
+    for name in ("powerplant_units.csv", "storage_units.csv", "demand_df.csv"):
+        assert (plain / name).read_bytes() == (tuned / name).read_bytes()
