@@ -77,7 +77,8 @@ def parser() -> argparse.ArgumentParser:
         "distributed simulation",
         "Run units operators in other processes or on other machines; results are the same as "
         "in one process. Settings also come from the distributed: section of the config file "
-        "and from the environment (MQTT_BROKER, TCP_HOST, TCP_PORT, ASSUME_TOKEN).",
+        "and from the environment (MQTT_BROKER, MQTT_USERNAME, MQTT_PASSWORD, TCP_HOST, TCP_PORT, "
+        "ASSUME_TOKEN).",
     )
     group.add_argument(
         "-p",
@@ -117,6 +118,29 @@ def parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--mqtt", metavar="HOST[:PORT]", help="talk through this MQTT broker instead of TCP"
+    )
+    group.add_argument("--mqtt-username", metavar="NAME", help="user name at the MQTT broker")
+    group.add_argument(
+        "--mqtt-password",
+        metavar="PASSWORD",
+        help="password at the MQTT broker; the environment variable MQTT_PASSWORD is safer "
+        "(a command line is visible to every user of the machine)",
+    )
+    group.add_argument(
+        "--mqtt-tls",
+        action="store_true",
+        help="connect to the MQTT broker over TLS, verified with the system's CAs",
+    )
+    group.add_argument(
+        "--mqtt-ca",
+        metavar="FILE",
+        help="CA certificate(s) to verify the broker with (implies TLS)",
+    )
+    group.add_argument(
+        "--mqtt-cert", metavar="FILE", help="client certificate for the MQTT broker (implies TLS)"
+    )
+    group.add_argument(
+        "--mqtt-key", metavar="FILE", help="private key of --mqtt-cert, if not in the same file"
     )
     group.add_argument("--token", help="shared secret every worker must present when it joins")
     group.add_argument(

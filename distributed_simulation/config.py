@@ -1,6 +1,7 @@
 """Settings of the example: the top-level config.yaml, overridden by the environment.
 
 Environment variables (as in compose.yml): ``MQTT_BROKER`` (host[:port]; switches to MQTT),
+``MQTT_USERNAME`` / ``MQTT_PASSWORD`` (the broker login; TLS is set in the config file),
 ``TCP_HOST`` / ``TCP_PORT`` (the manager's address), ``DB_URI`` (results database),
 ``CSV_PATH`` (results folder), ``ASSUME_TOKEN`` (shared secret), ``CONFIG`` (another config
 file), ``CASE`` (the study case; default the first).
@@ -25,8 +26,9 @@ class _NoArguments:
     """Command-line values are all absent: the config file and environment decide."""
 
     mqtt = manager = host = port = token = connect_timeout = peer_timeout = workers = None
+    mqtt_username = mqtt_password = mqtt_ca = mqtt_cert = mqtt_key = None
     worker_index = None
-    parallel = False
+    parallel = mqtt_tls = False
 
 
 def scenario() -> ScenarioSpec:

@@ -165,6 +165,38 @@ def test_malformed_message_is_a_mango_decode_error():
         CODEC.decode("{}")
 
 
+LINK = {"session": "3f2a9c1d", "peer_session": None, "seq": 12, "ack": 0}
+
+
+def test_the_link_fields_of_mqtt_containers_travel_in_the_meta():
+    assert round_trip(MESSAGES[0], LINK).meta == LINK
+    assert round_trip(MESSAGES[0], {**LINK, "peer_session": "77e0"}).meta["peer_session"] == "77e0"
+
+
+@pytest.mark.parametrize(
+    "field, value, error",
+    [
+        ("seq", 0, r"meta.seq: expected an integer >= 1, got 0"),
+        ("seq", -3, r"meta.seq: expected an integer >= 1, got -3"),
+        ("seq", "12", r"meta.seq: expected an integer >= 1, got a string"),
+        ("seq", 1.0, r"meta.seq: expected an integer >= 1, got a number"),
+        ("seq", True, r"meta.seq: expected an integer >= 1, got a boolean"),
+        ("seq", [1], r"meta.seq: expected an integer >= 1, got a list"),
+        ("ack", -1, r"meta.ack: expected an integer >= 0, got -1"),
+        ("ack", None, r"meta.ack: expected an integer >= 0, got null"),
+        ("session", 7, r"meta.session: expected a string"),
+        ("peer_session", {"a": 1}, r"meta.peer_session"),
+    ],
+)
+def test_garbage_link_fields_are_malformed_and_cannot_be_sent(field, value, error):
+    frame = envelope(None)
+    frame["meta"] = {**LINK, field: value}
+    with pytest.raises(MalformedMessage, match=error):
+        CODEC.decode(json.dumps(frame).encode())
+    with pytest.raises(SerializationError, match=f"meta.{field}"):
+        CODEC.encode(MangoMessage(None, {**LINK, field: value}))
+
+
 # --- property-based -------------------------------------------------------------------
 
 # derandomized: CI runs the same examples every time (a failure is reproducible)
@@ -227,7 +259,7 @@ def locations(wire, trail=()):
 
 
 VALID_FRAMES = [
-    json.loads(CODEC.encode(MangoMessage(m, {"sender_addr": ("h", 1)}))) for m in MESSAGES
+    json.loads(CODEC.encode(MangoMessage(m, {"sender_addr": ("h", 1), **LINK}))) for m in MESSAGES
 ]
 
 

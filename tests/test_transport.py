@@ -56,7 +56,8 @@ class TransportLog(logging.Handler):
         self.messages: list[str] = []
         self.loop = asyncio.get_running_loop()
         self.changed = asyncio.Event()
-        self.logger = logging.getLogger("assume.distributed.transport")
+        # assume.distributed.transport (TCP) and assume.distributed.mqtt
+        self.logger = logging.getLogger("assume.distributed")
 
     def __enter__(self):
         self.logger.addHandler(self)

@@ -1,8 +1,9 @@
 """The mango codec: envelopes (``MangoMessage``, ``ACLMessage``) as JSON bytes.
 
 The content of an envelope is a registered message or a JSON scalar, its metadata a
-string-keyed object whose addresses are checked as addresses; the converters for both
-come from :mod:`assume.codec.schema`.
+string-keyed object whose addresses are checked as addresses and whose link fields (the
+session ids, sequence numbers and acknowledgements of :mod:`assume.distributed.mqtt`) as
+such; the converters for both come from :mod:`assume.codec.schema`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ _ACL_FIELDS = (
 )
 _ACL_ATTRIBUTES = frozenset({*_ACL_FIELDS, *_ACL_ADDRESS_FIELDS, "content", "performative"})
 _ACL_KEYS = _ACL_ATTRIBUTES | {TYPE_KEY}
-_META_ADDRESS_KEYS = frozenset({"sender_addr", "receiver_addr", "forwarded_from_addr"})
 
 
 class AddressConverter(Converter):
@@ -101,6 +101,39 @@ def _is_host_and_port(address: Any, kind: type) -> bool:
 
 
 ADDRESS = AddressConverter()
+
+
+class CountConverter(Converter):
+    """A sequence number or an acknowledgement: a JSON integer of at least ``minimum``."""
+
+    def __init__(self, minimum: int):
+        self.minimum = minimum
+        self.description = f"an integer >= {minimum}"
+
+    def encode(self, value):
+        if type(value) is int and value >= self.minimum:
+            return value
+        raise WireError(f"expected {self.description}, got {value!r}")
+
+    def decode(self, wire):
+        if type(wire) is not int:
+            raise expected(self.description, wire)
+        if wire < self.minimum:
+            raise WireError(f"expected {self.description}, got {wire}")
+        return wire
+
+
+_META_FIELDS: dict[str, Converter] = {
+    "sender_addr": ADDRESS,
+    "receiver_addr": ADDRESS,
+    "forwarded_from_addr": ADDRESS,
+    # the exactly-once links between MQTT containers (assume.distributed.mqtt)
+    "session": ScalarConverter(str),
+    "peer_session": UnionConverter((ScalarConverter(str), ScalarConverter(NoneType))),
+    "seq": CountConverter(1),
+    "ack": CountConverter(0),
+}
+"""Metadata fields that are checked as what they are; any other field is any value."""
 
 # Made once: json.dumps and json.loads build an encoder or a decoder per call when given
 # options. The wire is built afresh by the converters, so it has no cycles to look for.
@@ -255,8 +288,9 @@ class MessageCodec(Codec):
             if not isinstance(key, str) or key == TYPE_KEY:
                 raise WireError(f"key {key!r} cannot be sent").within("meta")
             try:
-                if key in _META_ADDRESS_KEYS:
-                    wire[key] = ADDRESS.encode(item)
+                converter = _META_FIELDS.get(key)
+                if converter is not None:
+                    wire[key] = converter.encode(item)
                 else:
                     wire[key] = item if type(item) in PLAIN_SCALARS else encode(item)
             except WireError as error:
@@ -271,8 +305,9 @@ class MessageCodec(Codec):
         decode = self._registry.any.decode
         for key, item in wire.items():
             try:
-                if key in _META_ADDRESS_KEYS:
-                    meta[key] = ADDRESS.decode(item)
+                converter = _META_FIELDS.get(key)
+                if converter is not None:
+                    meta[key] = converter.decode(item)
                 else:
                     meta[key] = item if type(item) in PLAIN_SCALARS else decode(item)
             except WireError as error:

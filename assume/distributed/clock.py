@@ -126,8 +126,12 @@ class ManagerClock(DistributedClockManager):
         if answer:
             self.answers = {}
             self.answered.clear()
-        for address in self.members.values():
-            await self.send_message(message, address)
+        container = self.context._container
+        if getattr(container, "batching", False):
+            container.post_all(message, list(self.members.values()), self.aid)
+        else:
+            for address in self.members.values():
+                await self.send_message(message, address)
         if answer:
             # everything sent to the workers in this step goes out with the question
             await flush(self)

@@ -29,8 +29,9 @@ class ManagerRunner(LocalRunner):
         self.settings = world.distributed
 
     def make_container(self):
-        self.link = Link(post=None)
-        return self.settings.create_container(self.clock, manager=True)
+        container = self.settings.create_container(self.clock, manager=True)
+        self.link = Link(post=container.post if getattr(container, "batching", False) else None)
+        return container
 
     def build(self, container) -> None:
         world = self.world

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 
 from assume import logs
 from assume.errors import PeerError
@@ -11,9 +12,10 @@ from assume.errors import PeerError
 logger = logging.getLogger(__name__)
 
 
-def _worker_main(argv: list[str]) -> None:
+def _worker_main(argv: list[str], environ: dict[str, str]) -> None:
     from assume.cli import main
 
+    os.environ.update(environ)
     raise SystemExit(main(argv))
 
 
@@ -44,6 +46,7 @@ class WorkerProcesses:
         argv += ["-l", args.loglevel, "--no-progress"]
         if settings.transport == "mqtt":
             argv += ["--mqtt", f"{settings.broker_host}:{settings.broker_port}"]
+            argv += self.broker_login_argv()
         else:
             argv += ["--manager", f"{manager_addr[0]}:{manager_addr[1]}"]
         if settings.token:
@@ -52,6 +55,24 @@ class WorkerProcesses:
         argv += ["--peer-timeout", str(settings.peer_timeout)]
         return argv
 
+    def broker_login_argv(self) -> list[str]:
+        """The broker login options but the password (see :meth:`worker_environ`)."""
+        settings = self.settings
+        argv = ["--mqtt-username", settings.broker_username] if settings.broker_username else []
+        if settings.broker_tls:
+            argv.append("--mqtt-tls")
+        for option in ("ca", "cert", "key"):
+            path = getattr(settings, f"broker_{option}")
+            if path:
+                argv += [f"--mqtt-{option}", os.path.abspath(path)]
+        return argv
+
+    def worker_environ(self) -> dict[str, str]:
+        """What a worker adds to its environment: the broker password, which would be
+        visible to every user of the machine on a command line."""
+        password = self.settings.broker_password
+        return {"MQTT_PASSWORD": password} if password else {}
+
     def start(self, manager_addr) -> None:
         # forked where possible, so that their log records reach this process's handlers
         forked = logs.share_with_children()
@@ -59,7 +80,7 @@ class WorkerProcesses:
         for index in range(self.settings.workers):
             process = context.Process(
                 target=_worker_main,
-                args=(self.worker_argv(index, manager_addr),),
+                args=(self.worker_argv(index, manager_addr), self.worker_environ()),
                 name=f"worker-{index}",
             )
             process.start()

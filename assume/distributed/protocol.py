@@ -1,6 +1,8 @@
-"""Control messages between the manager's clock and the workers' clocks.
+"""Control messages between the manager's clock and the workers' clocks, and between MQTT
+containers.
 
-They are not simulation messages: they are not counted, and only clock agents handle them.
+They are not simulation messages: they are not counted, and only clock agents (or, for
+:class:`Resume`, the containers themselves) handle them.
 """
 
 from __future__ import annotations
@@ -76,6 +78,13 @@ class ClockStop:
     """The run is over (or aborted with ``reason``): shut down."""
 
     reason: str = ""
+
+
+@dataclass
+class Resume:
+    """An MQTT container asks a peer to resend every message after the acknowledgement in
+    this message's meta: it has just (re)connected to the broker, or it saw a gap. Handled by
+    the receiving container (:mod:`assume.distributed.mqtt`), never by an agent."""
 
 
 CONTROL_TYPES = (Hello, Welcome, Refused, ClockSet, ClockQuery, ClockStatus, Heartbeat, ClockStop)

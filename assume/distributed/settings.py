@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from assume.errors import ConfigurationError
 
@@ -16,7 +17,9 @@ class DistributedSettings:
 
     ``transport`` is ``tcp`` (direct connections; the manager listens on manager_host:
     manager_port, each worker on host:port, port 0 = any free port) or ``mqtt`` (every
-    process connects to the broker at broker_host:broker_port)."""
+    process connects to the broker at broker_host:broker_port, as broker_username with
+    broker_password if given, over TLS if broker_tls: with the system's CAs unless
+    broker_ca names a CA file; broker_cert and broker_key are a client certificate)."""
 
     transport: str = "tcp"
     manager_host: str = "127.0.0.1"
@@ -26,8 +29,11 @@ class DistributedSettings:
     broker_host: str = "127.0.0.1"
     broker_port: int = 1883
     broker_username: str | None = None
-    broker_password: str | None = None
+    broker_password: str | None = field(default=None, repr=False)
     broker_tls: bool = False
+    broker_ca: str | None = None
+    broker_cert: str | None = None
+    broker_key: str | None = None
     workers: int = 1
     worker_index: int = 0
     operators: list[str] | None = None
@@ -49,6 +55,30 @@ class DistributedSettings:
         for name in ("connect_timeout", "peer_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.transport == "mqtt":
+            self._check_broker_login()
+
+    def _check_broker_login(self) -> None:
+        if self.broker_password and not self.broker_username:
+            raise ConfigurationError(
+                "an MQTT password needs a user name: give --mqtt-username, MQTT_USERNAME or "
+                "distributed.mqtt.username"
+            )
+        if self.broker_key and not self.broker_cert:
+            raise ConfigurationError(
+                "an MQTT client key needs its certificate: give --mqtt-cert or "
+                "distributed.mqtt.cert"
+            )
+        files = (("ca", self.broker_ca), ("cert", self.broker_cert), ("key", self.broker_key))
+        for option, path in files:
+            if path and not Path(path).is_file():
+                raise ConfigurationError(
+                    f"MQTT TLS {option} file {path} does not exist (--mqtt-{option} or "
+                    f"distributed.mqtt.{option})"
+                )
+        # a CA or a client certificate only makes sense over TLS
+        if self.broker_ca or self.broker_cert:
+            self.broker_tls = True
 
     @property
     def manager_protocol_addr(self):
@@ -74,13 +104,24 @@ class DistributedSettings:
             )
             container.batching = True
             return container
+        from assume.distributed.mqtt import BrokerLogin
+
         client_id = MANAGER_CLIENT_ID if manager else (name or f"assume_worker_{self.worker_index}")
+        login = BrokerLogin(
+            self.broker_username,
+            self.broker_password,
+            self.broker_tls,
+            self.broker_ca,
+            self.broker_cert,
+            self.broker_key,
+        )
         return create_container(
             "mqtt",
             clock=clock,
             codec=codec,
             broker=(self.broker_host, self.broker_port),
             client_id=client_id,
+            login=login,
         )
 
 
@@ -99,6 +140,27 @@ def host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
         return host, int(port)
     except ValueError:
         raise ConfigurationError(f"{what}: expected HOST:PORT, got {text!r}") from None
+
+
+def _tls_files(mqtt: dict, spec) -> dict:
+    """The TLS files of the config's ``mqtt:`` section, relative to the config file."""
+    folder = Path(spec.config_path).parent if getattr(spec, "config_path", None) else Path()
+    return {
+        f"broker_{option}": str(folder / str(mqtt[option]))
+        for option in ("ca", "cert", "key")
+        if mqtt.get(option)
+    }
+
+
+def _broker_login_from(args, values: dict) -> None:
+    """The broker login options of the command line, over those of the config file and the
+    environment."""
+    for option in ("username", "password", "ca", "cert", "key"):
+        given = getattr(args, f"mqtt_{option}")
+        if given:
+            values[f"broker_{option}"] = given
+    if args.mqtt_tls:
+        values["broker_tls"] = True
 
 
 def settings_from(args, role: str, spec, environ) -> DistributedSettings:
@@ -124,6 +186,7 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         "broker_username": mqtt.get("username"),
         "broker_password": mqtt.get("password"),
         "broker_tls": bool(mqtt.get("tls", False)),
+        **_tls_files(mqtt, spec),
         "token": section.get("token") or "",
         "connect_timeout": float(timeouts.get("connect", 60)),
         "peer_timeout": float(timeouts.get("peer", 30)),
@@ -141,11 +204,18 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         values["manager_port"] = int(environ["TCP_PORT"])
     if environ.get("ASSUME_TOKEN"):
         values["token"] = environ["ASSUME_TOKEN"]
+    for variable, key in (
+        ("MQTT_USERNAME", "broker_username"),
+        ("MQTT_PASSWORD", "broker_password"),
+    ):
+        if environ.get(variable):
+            values[key] = environ[variable]
     if args.mqtt:
         values["transport"] = "mqtt"
         values["broker_host"], values["broker_port"] = host_port(
             args.mqtt, values["broker_port"], "--mqtt"
         )
+    _broker_login_from(args, values)
     if args.manager:
         values["manager_host"], values["manager_port"] = host_port(
             args.manager, values["manager_port"], "--manager"

@@ -12,24 +12,26 @@ In mango 2.4 a frame the codec cannot decode is fatal to more than itself:
   then receives nothing and stops answering the broker's keep-alive.
 
 Here such a frame is logged with its origin (the peer's address, the MQTT topic) and
-dropped; the connection, the container and the messages around it carry on.
+dropped; the connection, the container and the messages around it carry on. The MQTT
+container, with its exactly-once links through the broker, is in
+:mod:`assume.distributed.mqtt`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import Literal
 
 from mango.container.core import Container
-from mango.container.mqtt import MQTTContainer
 from mango.container.protocol import HEADER, ContainerProtocol
 from mango.container.tcp import TCPContainer
 from mango.messages.codecs import Codec
+from mango.messages.message import MangoMessage
 from mango.util.clock import Clock
 
 from assume.codec import MalformedMessage, make_codec
+from assume.distributed.mqtt import GuardedMQTTContainer
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,37 @@ class GuardedTCPContainer(TCPContainer):
         self._held.setdefault(tuple(addr), []).append(HEADER.pack(len(payload)) + payload)
         return True
 
+    def post(self, content, receiver_addr, sender_id: str | None = None) -> bool:
+        """Send without awaiting anything (a batching container only): a message for an agent
+        here goes into its inbox, one for another container is encoded and kept for
+        :meth:`flush`. Roles send through this, so a message costs no scheduled task."""
+        peer = receiver_addr.protocol_addr
+        peer = tuple(peer) if isinstance(peer, list) else peer
+        meta = {"sender_id": sender_id, "sender_addr": self.addr, "receiver_id": receiver_addr.aid}
+        if peer == self.addr:
+            meta["network_protocol"] = "tcp"
+            return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+        payload = self.codec.encode(MangoMessage(content, meta))
+        self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
+        return True
+
+    def post_all(self, content, receiver_addrs, sender_id: str | None = None) -> None:
+        """:meth:`post` to agents of other containers, encoding the message once for all
+        receivers with the same agent id (the clock's broadcasts)."""
+        frames: dict[str, bytes] = {}
+        for receiver in receiver_addrs:
+            frame = frames.get(receiver.aid)
+            if frame is None:
+                meta = {
+                    "sender_id": sender_id,
+                    "sender_addr": self.addr,
+                    "receiver_id": receiver.aid,
+                }
+                payload = self.codec.encode(MangoMessage(content, meta))
+                frame = frames[receiver.aid] = HEADER.pack(len(payload)) + payload
+            peer = receiver.protocol_addr
+            self._held.setdefault(tuple(peer) if isinstance(peer, list) else peer, []).append(frame)
+
     async def flush(self) -> None:
         """Write the kept messages, one write per peer, in the order they were sent."""
         held, self._held = self._held, {}
@@ -125,33 +158,6 @@ class GuardedTCPContainer(TCPContainer):
         await Container.start(self)
 
 
-class GuardedMQTTContainer(MQTTContainer):
-    """A mango MQTT container whose message callback survives undecodable payloads."""
-
-    async def flush(self) -> None:
-        """Messages are published as they are sent; nothing is kept."""
-
-    async def start(self) -> None:
-        await super().start()
-        # small messages must not wait for Nagle's algorithm (40 ms delayed ACKs per step)
-        connection = self.mqtt_client.socket()
-        if connection is not None:
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _set_mqtt_callbacks(self) -> None:
-        super()._set_mqtt_callbacks()
-        deliver = self.mqtt_client.on_message
-
-        def on_message(client, userdata, message) -> None:
-            # runs in paho's network thread: an exception here would end the thread
-            try:
-                deliver(client, userdata, message)
-            except MalformedMessage as error:
-                logger.warning("dropped a malformed message on topic %s: %s", message.topic, error)
-
-        self.mqtt_client.on_message = on_message
-
-
 def create_container(
     kind: Literal["tcp", "mqtt"],
     *,
@@ -167,8 +173,9 @@ def create_container(
 
     ``tcp`` listens on ``addr`` (host, port; port 0 picks a free one at start).
     ``mqtt`` connects to ``broker`` ((host, port[, keepalive]) or host) as ``client_id``
-    and receives on ``inbox_topic`` (default: the client id). Other keyword arguments go
-    to the mango container.
+    and receives on ``inbox_topic`` (default: the client id); ``login=`` a
+    :class:`~assume.distributed.mqtt.BrokerLogin` gives credentials and TLS. Other keyword
+    arguments go to the mango container.
     """
     codec = codec if codec is not None else make_codec()
     if kind == "tcp":

@@ -44,8 +44,8 @@ class WorkerRunner:
         world, settings = self.world, self.settings
         wall_start = time.perf_counter()
         clock = ExternalClock(world.start)
-        link = Link(post=None)
         container = settings.create_container(clock, manager=False)
+        link = Link(post=container.post if getattr(container, "batching", False) else None)
         manager = settings.manager_protocol_addr
         operator_ids = self.operator_ids()
         roles = world.build_operators(
