@@ -5,6 +5,7 @@ import csv
 import time
 
 import numpy as np
+import pytest
 
 from assume import MarketConfig, MarketProduct, World
 from assume.distributed.settings import DistributedSettings
@@ -97,3 +98,26 @@ def test_real_time_with_workers(tmp_path, port):
     assert time.monotonic() - began >= 2.0
     meta = read(tmp_path / "roles" / "market_meta.csv")
     assert len(meta) == 2 and all(float(row["supply_volume"]) > 0 for row in meta)
+
+
+def test_a_lost_simulation_message_stops_the_run_naming_the_worker(tmp_path, port, monkeypatch):
+    """One order submission vanishes between a worker and the manager (injected into the TCP
+    container's batch): the clock's counts stay unbalanced and the run stops saying so."""
+    from assume.distributed.transport import GuardedTCPContainer
+    from assume.errors import PeerError
+    from assume.messages import OrderSubmission
+
+    post, dropped = GuardedTCPContainer.post, []
+
+    def lossy_post(self, content, receiver_addr, sender_id=None):
+        if isinstance(content, OrderSubmission) and sender_id == "north" and not dropped:
+            dropped.append(content)
+            return True
+        return post(self, content, receiver_addr, sender_id)
+
+    monkeypatch.setattr(GuardedTCPContainer, "post", lossy_post)
+    with pytest.raises(
+        PeerError, match=r"messages were lost: .*worker \d: .* the manager \d+ of \d+"
+    ):
+        asyncio.run(asyncio.wait_for(run_distributed(tmp_path, port), timeout=60))
+    assert len(dropped) == 1
