@@ -49,6 +49,8 @@ class ManagerClock(DistributedClockManager):
         self.members: dict[int, object] = {}  # worker index -> clock agent address
         self.operators: dict[int, list[str]] = {}
         self.all_joined = asyncio.get_event_loop().create_future()
+        # fails when a peer is known to be gone, which ends any wait for workers at once
+        self.lost = asyncio.get_event_loop().create_future()
         self.round = 0
         self.answers: dict[int, ClockStatus] = {}
         self.answered = asyncio.Event()
@@ -106,11 +108,30 @@ class ManagerClock(DistributedClockManager):
 
         self.heartbeat = asyncio.ensure_future(beat())
 
+    def peer_gone(self, reason: str) -> None:
+        """A worker is known to be gone (its process ended with an error): stop waiting."""
+        if not self.lost.done():
+            self.lost.set_exception(PeerError(reason))
+
+    async def _unless_lost(self, awaitable, timeout: float) -> bool:
+        """Await ``awaitable`` at most ``timeout`` seconds; False if the time ran out. Raises
+        the error of a peer known to be gone."""
+        waiter = asyncio.ensure_future(awaitable)
+        try:
+            await asyncio.wait(
+                {waiter, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            finished = waiter.done()
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+        if self.lost.done() and not self.lost.cancelled():
+            raise self.lost.exception()
+        return finished
+
     async def wait_for_workers(self, timeout: float) -> None:
         """Wait until every expected worker has joined, at most ``timeout`` seconds."""
-        try:
-            await asyncio.wait_for(asyncio.shield(self.all_joined), timeout)
-        except TimeoutError:
+        if not await self._unless_lost(asyncio.shield(self.all_joined), timeout):
             missing = sorted(set(range(self.expected)) - set(self.members))
             raise PeerError(
                 f"waited {timeout:g} s for {self.expected} worker(s); worker(s) "
@@ -137,10 +158,8 @@ class ManagerClock(DistributedClockManager):
             await flush(self)
 
     async def _collect(self, timeout: float) -> list[ClockStatus]:
-        if self.members:
-            try:
-                await asyncio.wait_for(self.answered.wait(), timeout)
-            except TimeoutError:
+        if self.members and not self.answered.is_set():
+            if not await self._unless_lost(self.answered.wait(), timeout):
                 silent = sorted(set(self.members) - set(self.answers))
                 raise PeerError(
                     f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "
@@ -212,6 +231,10 @@ class ManagerClock(DistributedClockManager):
         return problems
 
     async def stop(self, reason: str = "") -> None:
+        if not self.lost.done():
+            self.lost.cancel()  # workers ending from now on are expected to
+        elif not self.lost.cancelled():
+            self.lost.exception()  # reported already, as the run's error
         heartbeat = getattr(self, "heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()

@@ -48,7 +48,8 @@ class ManagerRunner(LocalRunner):
         self.manager_clock.start_heartbeat(self.settings.peer_timeout / 3)
         before_join = getattr(self.world, "before_join", None)
         if before_join is not None:
-            before_join(self.container.addr)
+            # -p: start the worker processes, which report one that ends with an error
+            before_join(self.container.addr, self.manager_clock.peer_gone)
         await self.manager_clock.wait_for_workers(self.settings.connect_timeout)
         clock = self.manager_clock
         self.operator_agents = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -12,8 +13,20 @@ from assume.errors import PeerError
 logger = logging.getLogger(__name__)
 
 
-def _worker_main(argv: list[str], environ: dict[str, str]) -> None:
+def name_process(name: str) -> None:
+    """Show ``name`` (at most 15 characters) for this process in ps and top, where the system
+    allows it (Linux); forked processes would otherwise all look like the manager."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass
+
+
+def _worker_main(argv: list[str], environ: dict[str, str], index: int) -> None:
     from assume.cli import main
+
+    name_process(f"assume-worker{index}")
 
     os.environ.update(environ)
     raise SystemExit(main(argv))
@@ -73,18 +86,35 @@ class WorkerProcesses:
         password = self.settings.broker_password
         return {"MQTT_PASSWORD": password} if password else {}
 
-    def start(self, manager_addr) -> None:
+    def start(self, manager_addr, peer_gone=None) -> None:
+        """Start the workers; ``peer_gone(reason)`` is called (in this event loop) when one
+        ends with an error, so the manager stops at once instead of after a timeout."""
         # forked where possible, so that their log records reach this process's handlers
         forked = logs.share_with_children()
         context = multiprocessing.get_context("fork" if forked else "spawn")
+        loop = asyncio.get_running_loop() if peer_gone is not None else None
         for index in range(self.settings.workers):
             process = context.Process(
                 target=_worker_main,
-                args=(self.worker_argv(index, manager_addr), self.worker_environ()),
+                args=(self.worker_argv(index, manager_addr), self.worker_environ(), index),
                 name=f"worker-{index}",
             )
             process.start()
             self.processes.append(process)
+            if loop is not None:
+                loop.add_reader(process.sentinel, self._ended, loop, index, process, peer_gone)
+
+    @staticmethod
+    def _ended(loop, index: int, process, peer_gone) -> None:
+        loop.remove_reader(process.sentinel)
+        process.join()
+        if process.exitcode:
+            how = (
+                f"was killed by signal {-process.exitcode}"
+                if process.exitcode < 0
+                else f"exited with code {process.exitcode}"
+            )
+            peer_gone(f"worker {index} (process {process.pid}) {how}; its log says why")
 
     def wait(self) -> None:
         """Wait for every worker; a worker that failed is an error naming it."""

@@ -22,7 +22,10 @@ _READY = "ready"
 def _serve(
     connection: Connection, parent_end: Connection, export_csv_path, database_uri, simulation_id
 ) -> None:
+    from assume.distributed.parallel import name_process
     from assume.outputs.writers import open_writers
+
+    name_process("assume-output")
 
     # a forked child holds the parent's end too: close it, so that the pipe ends (EOFError)
     # when the simulation process is gone

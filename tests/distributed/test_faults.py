@@ -177,3 +177,33 @@ def test_a_worker_with_the_wrong_token_is_refused(port, tmp_path):
     code, errors, _ = finish(manager, within=60)
     assert code == 1
     assert "refused worker 0" in errors and "wrong or missing token" in errors
+
+
+def _children(pid: int) -> dict[str, int]:
+    """Names (as ps shows them) and pids of a process's children."""
+    children = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            children[Path(f"/proc/{child}/comm").read_text().strip()] = int(child)
+    return children
+
+
+@pytest.mark.skipif(not Path("/proc/self/comm").exists(), reason="needs Linux's /proc")
+def test_a_killed_parallel_worker_stops_the_run_at_once(long_run, port, tmp_path):
+    """With -p the manager watches its worker processes: a killed one ends the run without
+    waiting for the peer timeout (here a minute)."""
+    manager = start(
+        *("-s", "long", "-i", str(long_run), "-p", "--workers", "2", "--port", str(port)),
+        *("--peer-timeout", "60", "-csv", str(tmp_path)),
+    )
+    meta = tmp_path / "long_base" / "market_meta.csv"
+    wait_for(meta, manager)
+    children = _children(manager.pid)
+    assert {"assume-worker0", "assume-worker1", "assume-output"} <= set(children)
+    killed = time.monotonic()
+    subprocess.run(["kill", "-KILL", str(children["assume-worker1"])], check=True)
+    code, errors, _ = finish(manager, within=60)
+    assert code == 1
+    assert time.monotonic() - killed < 30
+    assert "worker 1 (process" in errors and "was killed by signal 9" in errors
+    assert rows(meta) >= 48
