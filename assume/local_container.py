@@ -25,4 +25,13 @@ class LocalContainer(Container):
     ) -> bool:
         """Put a message into the receiver's inbox now (the synchronous form of send_message)."""
         meta.update(sender_id=sender_id, sender_addr=self.addr, receiver_id=receiver_addr.aid)
-        return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+        receiver = self._agents.get(receiver_addr.aid)
+        if (
+            receiver is None
+            or self._copy_internal_messages
+            or hasattr(content, "split_content_and_meta")
+        ):
+            return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+        # what _send_internal_message does for a plain message to an agent of this container
+        receiver.inbox.put_nowait((0, content, meta))
+        return True

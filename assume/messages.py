@@ -48,7 +48,10 @@ class OrderSubmission:
 
 @dataclass
 class ClearingFeedback:
-    """One operator's orders with accepted volume and price, and the rejected ones with reasons."""
+    """One operator's orders with accepted volume and price, and the rejected ones with reasons.
+
+    The orders keep the order in which the operator submitted them (less the rejected ones),
+    so that an operator can book them by position (see assume.operators.Submission)."""
 
     market_id: str
     opening: int

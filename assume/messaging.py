@@ -83,6 +83,11 @@ class MessengerRole(Role):
 
     link: Link = Link()
 
+    def __init__(self):
+        super().__init__()
+        self._handlers: list[tuple[type, Callable]] = []
+        self._handlers_by_type: dict[type, tuple[Callable, ...]] = {}
+
     def send(self, content, receiver) -> None:
         link = self.link
         link.counter.count_sent(receiver.protocol_addr)
@@ -93,15 +98,31 @@ class MessengerRole(Role):
 
     def on(self, message_type: type, handler: Callable) -> None:
         """Call ``handler(content, meta)`` for every message of ``message_type``."""
-        guarded = self.guarded(handler)
+        if not self._handlers:
+            # one subscription per role, dispatching by type: mango tests every subscription
+            # of an agent against every message it receives
+            self.context.subscribe_message(self, self._dispatch, self._accepts)
+        self._handlers.append((message_type, handler))
+        self._handlers_by_type.clear()
 
-        def counted(content, meta):
+    def _handlers_for(self, content) -> tuple[Callable, ...]:
+        kind = type(content)
+        handlers = self._handlers_by_type.get(kind)
+        if handlers is None:
+            handlers = tuple(h for t, h in self._handlers if issubclass(kind, t))
+            self._handlers_by_type[kind] = handlers
+        return handlers
+
+    def _accepts(self, content, meta: dict) -> bool:
+        return bool(self._handlers_for(content))
+
+    def _dispatch(self, content, meta: dict) -> None:
+        for handler in self._handlers_for(content):
             self.link.counter.count_received(meta.get("sender_addr"))
-            guarded(content, meta)
-
-        self.context.subscribe_message(
-            self, counted, lambda content, meta: isinstance(content, message_type)
-        )
+            try:
+                handler(content, meta)
+            except Exception as error:
+                self._fail(handler, error)
 
     def guarded(self, function: Callable) -> Callable:
         """Wrap a handler or coroutine function so that its errors reach the link."""

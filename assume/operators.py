@@ -7,6 +7,7 @@ groups that bid them. It talks to markets and the output role only through messa
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +27,79 @@ from assume.timeutil import TimeIndex
 from assume.units.base import Fleet
 
 logger = logging.getLogger(__name__)
+
+
+def product_steps(index: TimeIndex, products: np.ndarray) -> tuple[list[int], list[int]]:
+    """The index steps [first, last) each product covers, clipped to the index."""
+    first, last = [], []
+    for start, end in products.tolist():  # a few products: Python ints cost less than numpy
+        first.append(min(max((start - index.start) // index.step, 0), index.length))
+        last.append(min(max(-(-(end - index.start) // index.step), 0), index.length))
+    return first, last
+
+
+@dataclass
+class Submission:
+    """An orderbook as the operator sent it, to book the market's answer by position.
+
+    ``unit_id`` is the book's unit id column; ``parts`` holds, per strategy group in the
+    order of the book, its fleet, its slice of the book and each order's fleet row and
+    index steps [first, last) (``last`` None: each order covers the one step ``first``, an
+    int if it is the same for all). ``parts`` is None if a group's orders came without a
+    placement (see BiddingStrategy.placement)."""
+
+    unit_id: np.ndarray
+    parts: list[tuple[Fleet, slice, np.ndarray, np.ndarray | int, np.ndarray | None]] | None
+
+    @classmethod
+    def of(
+        cls, book: Orderbook, groups: list[tuple], index: TimeIndex, products: np.ndarray
+    ) -> Submission:
+        """The submission of ``book``, made of the orderbooks of ``groups`` (each as
+        (orderbook, fleet, placement)), for the delivery windows ``products``."""
+        if any(placement is None for _, _, placement in groups):
+            return cls(book.unit_id, None)
+        first, last = product_steps(index, products)
+        single_step = all(b - a == 1 for a, b in zip(first, last, strict=True))
+        parts = []
+        offset = 0
+        for group_book, fleet, (rows, window) in groups:
+            part = slice(offset, offset + len(group_book))
+            offset += len(group_book)
+            if single_step and len(first) == 1:
+                parts.append((fleet, part, rows, first[0], None))
+            elif single_step:
+                parts.append((fleet, part, rows, np.array(first)[window], None))
+            else:
+                parts.append((fleet, part, rows, np.array(first)[window], np.array(last)[window]))
+        return cls(book.unit_id, parts)
+
+    def answered_in_place(self, feedback: ClearingFeedback) -> bool:
+        """Whether ``feedback`` holds every order of this submission in its place (the market
+        returns an operator's orders in the order they came, less the rejected ones)."""
+        returned = feedback.orderbook.unit_id
+        return (
+            self.parts is not None
+            and not feedback.rejections
+            and len(returned) == len(self.unit_id)
+            # np.count_nonzero: .all() costs several times more on small arrays
+            and np.count_nonzero(returned == self.unit_id) == len(returned)
+        )
+
+    def book(self, orderbook: Orderbook, accepted: np.ndarray) -> None:
+        """Book the ``accepted`` orders of ``orderbook``, an answer in place."""
+        for fleet, part, rows, first, last in self.parts:
+            mine = accepted[part]
+            if not np.count_nonzero(mine):
+                continue
+            volume = orderbook.accepted_volume[part][mine]
+            price = orderbook.accepted_price[part][mine]
+            if last is not None:
+                fleet.book_accepted(rows[mine], first[mine], last[mine], volume, price)
+            elif isinstance(first, int):
+                fleet.book_steps(rows[mine], first, volume, price)
+            else:
+                fleet.book_steps(rows[mine], first[mine], volume, price)
 
 
 class UnitsOperatorRole(MessengerRole):
@@ -58,6 +132,8 @@ class UnitsOperatorRole(MessengerRole):
         )
         self.report_every = max(1, 86400 // index.step)
         self.rejections: list[tuple[str, str, str]] = []
+        # (market id, opening) -> the orders sent and not yet answered
+        self.submissions: dict[tuple[str, int], Submission] = {}
 
     def setup(self) -> None:
         self.on(Opening, self.handle_opening)
@@ -100,12 +176,21 @@ class UnitsOperatorRole(MessengerRole):
             products = products[np.lexsort((products[:, 0], products[:, 0] - products[:, 1]))]
         if self.eager:
             self._execute()  # bids look back at the executed dispatch
-        book = Orderbook.concat([group.calculate_bids(products) for group in groups])
-        if len(book):  # nothing to offer: no message, and no feedback to wait for
-            self.send(
-                OrderSubmission(content.market_id, content.opening, book),
-                self.market_addrs[content.market_id],
-            )
+        bids = []  # (orderbook, fleet, placement) per strategy group with orders
+        for group in groups:
+            book = group.calculate_bids(products)
+            if len(book):
+                bids.append((book, group.fleet, group.placement(book)))
+        if not bids:  # nothing to offer: no message, and no feedback to wait for
+            return
+        book = Orderbook.concat([group_book for group_book, _, _ in bids])
+        self.submissions[(content.market_id, content.opening)] = Submission.of(
+            book, bids, self.index, products
+        )
+        self.send(
+            OrderSubmission(content.market_id, content.opening, book),
+            self.market_addrs[content.market_id],
+        )
 
     def handle_feedback(self, content: ClearingFeedback, meta: dict) -> None:
         for bid, reason in content.rejections:
@@ -117,26 +202,34 @@ class UnitsOperatorRole(MessengerRole):
                 reason,
             )
         book = content.orderbook
+        submission = self.submissions.pop((content.market_id, content.opening), None)
         accepted = book.accepted_volume != 0
-        if accepted.any():
-            index = self.index
-            start, end = book.start[accepted], book.end[accepted]
-            first = np.minimum(np.maximum((start - index.start) // index.step, 0), index.length)
-            last = np.minimum(np.maximum(-(-(end - index.start) // index.step), 0), index.length)
-            unit_id = book.unit_id[accepted]
-            volume, price = book.accepted_volume[accepted], book.accepted_price[accepted]
-            for fleet in self.fleets.values():
-                rows = fleet.rows_of(unit_id)
-                mine = rows >= 0
-                if mine.all():
-                    fleet.book_accepted(rows, first, last, volume, price)
-                elif mine.any():
-                    fleet.book_accepted(
-                        rows[mine], first[mine], last[mine], volume[mine], price[mine]
-                    )
+        # np.count_nonzero: .any() costs several times more on small arrays
+        if np.count_nonzero(accepted):
+            if submission is not None and submission.answered_in_place(content):
+                submission.book(book, accepted)
+            else:
+                self._book_by_unit_id(book, accepted)
         # the dispatch up to now is final: execute it as ASSUME does after each clearing
         now = self.index.position(self.context.current_timestamp)
         self.execute_until(min(now + 1, self.index.length))
+
+    def _book_by_unit_id(self, book: Orderbook, accepted: np.ndarray) -> None:
+        """Book accepted orders by their unit ids (orders of units this operator does not
+        hold are ignored)."""
+        index = self.index
+        start, end = book.start[accepted], book.end[accepted]
+        first = np.minimum(np.maximum((start - index.start) // index.step, 0), index.length)
+        last = np.minimum(np.maximum(-(-(end - index.start) // index.step), 0), index.length)
+        unit_id = book.unit_id[accepted]
+        volume, price = book.accepted_volume[accepted], book.accepted_price[accepted]
+        for fleet in self.fleets.values():
+            rows = fleet.rows_of(unit_id)
+            mine = rows >= 0
+            if mine.all():
+                fleet.book_accepted(rows, first, last, volume, price)
+            elif mine.any():
+                fleet.book_accepted(rows[mine], first[mine], last[mine], volume[mine], price[mine])
 
     def handle_end(self, content: SimulationEnd, meta: dict) -> None:
         """Execute the steps left up to ``content.time`` and report everything not yet sent."""

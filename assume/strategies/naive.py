@@ -20,15 +20,17 @@ class EnergyNaiveStrategy(BiddingStrategy):
         per_product = []
         if fleet.unit_type == "demand":
             price = fleet.p["price"][rows]
-            for step in self.steps(products).tolist():
+            for step in self.step_list(products):
                 if 0 <= step < length:
                     volume = fleet.s["volume"][rows, step] - fleet.energy[rows, step]
                 else:
                     volume = np.zeros(len(rows))
                 per_product.append((price, volume))
             return self.orders(products, per_product)
+        if not fleet.has_ramps:
+            return self.orders(products, [self._offer(step) for step in self.step_list(products)])
         previous = op_time = None
-        for step in self.steps(products).tolist():
+        for step in self.step_list(products):
             if not 0 <= step < length:
                 per_product.append((np.zeros(len(rows)), np.zeros(len(rows))))
                 continue
@@ -46,6 +48,15 @@ class EnergyNaiveStrategy(BiddingStrategy):
                 )
         return self.orders(products, per_product)
 
+    def _offer(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(price, volume) of plants without ramp limits in one step: what is not yet sold
+        of their available power, at marginal cost."""
+        fleet, rows = self.fleet, self.row_index
+        if not 0 <= step < fleet.index.length:
+            return np.zeros(len(self.rows)), np.zeros(len(self.rows))
+        free = np.maximum(fleet.available_power[rows, step] - fleet.energy[rows, step], 0.0)
+        return fleet.marginal_cost[rows, step], free
+
 
 class ExchangeEnergyNaiveStrategy(BiddingStrategy):
     """Exchanges offer their import at price_import and bid their export at price_export."""
@@ -57,7 +68,7 @@ class ExchangeEnergyNaiveStrategy(BiddingStrategy):
         length = fleet.index.length
         price = np.concatenate([fleet.p["price_import"][rows], fleet.p["price_export"][rows]])
         per_product = []
-        for step in self.steps(products).tolist():
+        for step in self.step_list(products):
             if 0 <= step < length:
                 volume = np.concatenate(
                     [fleet.s["import"][rows, step], fleet.s["export"][rows, step]]

@@ -129,8 +129,7 @@ class Fleet:
         steps = last - first
         single = steps == 1
         if single.all():
-            np.add.at(self.energy, (rows, first), volume)
-            np.add.at(self.cashflow, (rows, first), price * volume)
+            self.book_steps(rows, first, volume, price)
             return
         for row, a, b, vol, cash in zip(
             rows.tolist(),
@@ -143,6 +142,16 @@ class Fleet:
             if b > a:
                 self.energy[row, a:b] += vol
                 self.cashflow[row, a:b] += cash
+
+    def book_steps(self, rows, step, volume, price) -> None:
+        """Add accepted volumes and cashflows of orders covering the one index step ``step``
+        (an array, or one step for all)."""
+        if isinstance(step, int):  # the common case: in one column, np.add.at costs half
+            np.add.at(self.energy[:, step], rows, volume)
+            np.add.at(self.cashflow[:, step], rows, price * volume)
+        else:
+            np.add.at(self.energy, (rows, step), volume)
+            np.add.at(self.cashflow, (rows, step), price * volume)
 
     def execute(self, first: int, stop: int) -> None:
         """Turn planned into executed power for steps [first, stop) in place."""

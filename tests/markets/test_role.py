@@ -56,6 +56,29 @@ def test_invalid_orders_are_rejected_with_a_reason():
     assert reasons["anonymous"] == "order without unit_id"
 
 
+def test_with_one_open_product_the_same_orders_are_clamped_and_rejected():
+    orders = book(
+        start=[0, H, 0, 0, 0, 0],
+        end=[H, 2 * H, H, H, H, H],
+        price=[1, 1, np.nan, 900, 1, 1],
+        volume=[1, 1, 1, 1, -np.inf, -500],
+        bid_id=["ok", "late", "nan", "dear", "infinite", "big"],
+    )
+    valid, rejected = validate_orderbook(orders, MARKET, PRODUCTS[:1], {}, "op")
+    assert valid.bid_id.tolist() == ["ok", "dear", "big"]
+    assert valid.price.tolist() == [1, 500, 1]
+    assert valid.volume.tolist() == [1, 1, -100]
+    assert dict(rejected) == {
+        "late": "product is not open on this market",
+        "nan": "price and volume must be finite numbers",
+        "infinite": "price and volume must be finite numbers",
+    }
+    within = book(price=[500, -100], volume=[100, -100], unit_id=["a", "b"])
+    valid, rejected = validate_orderbook(within, MARKET, PRODUCTS[:1], {}, "op")
+    assert valid is within and rejected == []
+    assert valid.price.tolist() == [500, -100] and valid.volume.tolist() == [100, -100]
+
+
 def test_market_dispatch_sums_a_units_orders_per_product():
     accepted = book(
         start=[0, 0, H, 0],
