@@ -88,6 +88,8 @@ async def until_idle(container) -> None:
     if not hasattr(loop, "_ready"):  # an event loop without asyncio's ready queue
         await tasks_complete_or_sleeping(container)
         return
+    if not loop._ready and _agents_idle(container):
+        return  # nothing queued and nothing running: idle already, no loop turn needed
     poller = _POLLERS.get(loop)
     if poller is None:
         poller = _POLLERS[loop] = _Poller(loop)

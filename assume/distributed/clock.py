@@ -53,7 +53,7 @@ class ManagerClock(DistributedClockManager):
         self.lost = asyncio.get_event_loop().create_future()
         self.round = 0
         self.answers: dict[int, ClockStatus] = {}
-        self.answered = asyncio.Event()
+        self.answered = asyncio.get_event_loop().create_future()
 
     def on_ready(self) -> None:
         """Workers announce themselves; unlike mango's manager, no polling for them here."""
@@ -65,7 +65,8 @@ class ManagerClock(DistributedClockManager):
             if content.round == self.round and content.worker in self.members:
                 self.answers[content.worker] = content
                 if len(self.answers) == len(self.members):
-                    self.answered.set()
+                    if not self.answered.done():
+                        self.answered.set_result(True)
         else:
             logger.warning(
                 "clock manager: dropped unexpected %s from %s",
@@ -113,25 +114,19 @@ class ManagerClock(DistributedClockManager):
         if not self.lost.done():
             self.lost.set_exception(PeerError(reason))
 
-    async def _unless_lost(self, awaitable, timeout: float) -> bool:
-        """Await ``awaitable`` at most ``timeout`` seconds; False if the time ran out. Raises
+    async def _unless_lost(self, future: asyncio.Future, timeout: float) -> bool:
+        """Wait for ``future`` at most ``timeout`` seconds; False if the time ran out. Raises
         the error of a peer known to be gone."""
-        waiter = asyncio.ensure_future(awaitable)
-        try:
-            await asyncio.wait(
-                {waiter, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            finished = waiter.done()
-        finally:
-            if not waiter.done():
-                waiter.cancel()
+        await asyncio.wait(
+            {future, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if self.lost.done() and not self.lost.cancelled():
             raise self.lost.exception()
-        return finished
+        return future.done()
 
     async def wait_for_workers(self, timeout: float) -> None:
         """Wait until every expected worker has joined, at most ``timeout`` seconds."""
-        if not await self._unless_lost(asyncio.shield(self.all_joined), timeout):
+        if not await self._unless_lost(self.all_joined, timeout):
             missing = sorted(set(range(self.expected)) - set(self.members))
             raise PeerError(
                 f"waited {timeout:g} s for {self.expected} worker(s); worker(s) "
@@ -146,7 +141,7 @@ class ManagerClock(DistributedClockManager):
     async def _broadcast(self, message, answer: bool = True) -> None:
         if answer:
             self.answers = {}
-            self.answered.clear()
+            self.answered = asyncio.get_running_loop().create_future()
         container = self.context._container
         if getattr(container, "batching", False):
             container.post_all(message, list(self.members.values()), self.aid)
@@ -158,8 +153,8 @@ class ManagerClock(DistributedClockManager):
             await flush(self)
 
     async def _collect(self, timeout: float) -> list[ClockStatus]:
-        if self.members and not self.answered.is_set():
-            if not await self._unless_lost(self.answered.wait(), timeout):
+        if self.members and not self.answered.done():
+            if not await self._unless_lost(self.answered, timeout):
                 silent = sorted(set(self.members) - set(self.answers))
                 raise PeerError(
                     f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "

@@ -90,6 +90,7 @@ class GuardedTCPContainer(TCPContainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._held: dict[tuple, list[bytes]] = {}
+        self._links: dict[tuple, GuardedProtocol] = {}
 
     async def _send_external_message(self, addr, message, meta) -> bool:
         if not self.batching or not isinstance(addr, tuple | list) or len(addr) != 2:
@@ -132,22 +133,32 @@ class GuardedTCPContainer(TCPContainer):
     async def flush(self) -> None:
         """Write the kept messages, one write per peer, in the order they were sent."""
         held, self._held = self._held, {}
-        for (host, port), frames in held.items():
-            try:
-                protocol = await self._tcp_connection_pool.obtain_connection(
-                    host, port, GuardedProtocol(container=self, codec=self.codec)
-                )
-            except OSError as error:
-                logger.warning(
-                    "could not reach %s:%s, %d message(s) not sent: %s",
-                    host,
-                    port,
-                    len(frames),
-                    error,
-                )
-                continue
-            protocol.transport.write(b"".join(frames))
-            await self._tcp_connection_pool.release_connection(host, port, protocol)
+        for peer, frames in held.items():
+            protocol = await self._connection(peer, len(frames))
+            if protocol is not None:
+                protocol.transport.write(b"".join(frames))
+
+    async def _connection(self, peer: tuple, count: int) -> GuardedProtocol | None:
+        """The open connection to ``peer`` (one per peer, kept for the whole run, so that
+        messages keep their order); None, with a warning, if it cannot be opened."""
+        protocol = self._links.get(peer)
+        if protocol is not None and not protocol.transport.is_closing():
+            return protocol
+        try:
+            _, protocol = await asyncio.get_running_loop().create_connection(
+                lambda: GuardedProtocol(container=self, codec=self.codec), *peer
+            )
+        except OSError as error:
+            logger.warning("could not reach %s:%s, %d message(s) not sent: %s", *peer, count, error)
+            return None
+        self._links[peer] = protocol
+        return protocol
+
+    async def shutdown(self) -> None:
+        for protocol in self._links.values():
+            protocol.transport.close()
+        self._links.clear()
+        await super().shutdown()
 
     async def start(self) -> None:
         # TCPContainer.start with another protocol; the rest of its start is Container.start
