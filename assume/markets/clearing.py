@@ -98,9 +98,12 @@ def _clear(book: Orderbook, products: np.ndarray, pay_as_bid: bool) -> ClearingR
         "min_price": np.zeros(n_products),
         "max_price": np.zeros(n_products),
     }
-    position = (
-        product_positions(book.start, book.end, products) if len(book) else np.zeros(0, "int64")
-    )
+    if not len(book):  # nobody bid: nothing accepted, every price 0
+        hours = (products[:, 1] - products[:, 0]) / 3600.0
+        meta["supply_volume_energy"] = meta["supply_volume"] * hours
+        meta["demand_volume_energy"] = meta["demand_volume"] * hours
+        return ClearingResult(accepted_volume, accepted_price, meta)
+    position = product_positions(book.start, book.end, products)
     # one sort for all products: product, side, price (demand descending), unit, bid
     side = np.where(book.volume > 0, 0, np.where(book.volume < 0, 1, 2))
     sort_price = np.where(side == 1, -book.price, book.price)

@@ -71,7 +71,10 @@ class Orderbook:
 
     @classmethod
     def empty(cls) -> Orderbook:
-        return cls.build([], [], [], [], np.array([], dtype=str))
+        """An orderbook without orders (with the column types :meth:`build` gives)."""
+        number, text = np.empty(0), np.empty(0, dtype="<U1")
+        times = np.empty(0, dtype="int64")
+        return cls(times, times, number, number, text, text, text, number, number)
 
     def __len__(self) -> int:
         return len(self.volume)

@@ -13,15 +13,17 @@ class KpiAccumulator:
 
     def add_market_meta(self, columns: dict) -> None:
         market_ids = np.asarray(columns["market_id"])
-        for market_id in np.unique(market_ids).tolist():
-            rows = market_ids == market_id
+        # a market reports its own rows: one id, and no selection needed
+        distinct = sorted(set(market_ids.tolist()))
+        for market_id in distinct:
+            rows = slice(None) if len(distinct) == 1 else market_ids == market_id
             price = np.asarray(columns["price"], dtype="float64")[rows]
             energy = np.asarray(columns["demand_volume_energy"], dtype="float64")[rows]
             totals = self.markets.setdefault(
                 market_id, {"price_sum": 0.0, "count": 0, "total_cost": 0.0, "total_volume": 0.0}
             )
             totals["price_sum"] += float(price.sum())
-            totals["count"] += int(rows.sum())
+            totals["count"] += len(price)
             totals["total_cost"] += float((price * energy).sum())
             totals["total_volume"] += float(energy.sum())
 

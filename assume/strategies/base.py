@@ -17,6 +17,9 @@ from assume.markets.config import MarketConfig
 from assume.markets.orderbook import Orderbook
 from assume.units.base import Fleet
 
+# what a group that offers nothing returns (shared: an empty book has nothing to change)
+_NO_ORDERS = Orderbook.empty()
+
 
 @dataclass(frozen=True)
 class _Layout:
@@ -113,7 +116,7 @@ class BiddingStrategy:
         (or per unit and side), into an orderbook without the zero-volume orders."""
         self._placed = None
         if not per_product or not len(self.rows):
-            return Orderbook.empty()
+            return _NO_ORDERS
         sides = len(per_product[0][1]) // len(self.rows)
         layout = self._layout(len(per_product), sides)
         window = layout.window
@@ -121,7 +124,10 @@ class BiddingStrategy:
         volume = np.concatenate([v for _, v in per_product])
         keep = volume != 0
         # np.count_nonzero: .all() costs several times more on small arrays
-        if np.count_nonzero(keep) == len(keep):
+        kept = np.count_nonzero(keep)
+        if not kept:
+            return _NO_ORDERS
+        if kept == len(keep):
             book = Orderbook(
                 products[:, 0].take(window),
                 products[:, 1].take(window),
