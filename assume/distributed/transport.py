@@ -61,7 +61,13 @@ class GuardedProtocol(ContainerProtocol):
             if receiver is not None:
                 receiver.inbox.put_nowait((0, content, meta))
             else:
-                self.container.inbox.put_nowait((0, content, meta))
+                peer = self.transport.get_extra_info("peername")
+                logger.warning(
+                    "dropped a %s from %s for agent %r, which is not here",
+                    type(content).__name__,
+                    peer,
+                    meta.get("receiver_id"),
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._buffer:

@@ -47,8 +47,10 @@ def _datetime_fields(values: np.ndarray) -> list[str]:
 
 
 def _text_fields(values: np.ndarray) -> list[str]:
-    unique, inverse = np.unique(values, return_inverse=True)
-    return _spread([_quoted(text) for text in unique.astype(str).tolist()], inverse)
+    # a dict of the distinct texts: hashing is much cheaper than np.unique's string sort
+    texts = (values if values.dtype.kind == "U" else values.astype(str)).tolist()
+    fields = {text: _quoted(text) for text in set(texts)}
+    return [fields[text] for text in texts]
 
 
 def plain_fields(values: list) -> list[str]:

@@ -1,0 +1,88 @@
+"""A stranger on the manager's port during a distributed run: garbage, truncated frames, JSON
+of the wrong shape, messages for agents that do not exist and orders from an operator that
+never registered. Each is logged and dropped or rejected, and the run's results are exactly
+those of an undisturbed one-process run."""
+
+import asyncio
+import logging
+import struct
+
+import numpy as np
+from mango.messages.message import MangoMessage
+from worlds_in_one_loop import build, run_distributed
+
+from assume import World
+from assume.codec import make_codec
+from assume.markets.orderbook import Orderbook
+from assume.markets.role import MarketRole
+from assume.messages import OrderSubmission
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack("!L", len(payload)) + payload
+
+
+def _message(content, receiver_id: str, sender_id: str) -> bytes:
+    meta = {"receiver_id": receiver_id, "sender_id": sender_id, "sender_addr": ("10.0.0.9", 1)}
+    return make_codec().encode(MangoMessage(content, meta))
+
+
+def _hostile_frames(opening: int, products: np.ndarray) -> list[bytes]:
+    start, end = int(products[0, 0]), int(products[0, 1])
+    # a huge cheap offer: accepted, it would change every price of the product
+    flood = Orderbook.build(start, end, -500.0, 1e5, "plant_0")
+    poisoned = Orderbook.build([start, start], [end, end], [np.nan, 10.0], [50.0, np.inf], "x")
+    return [
+        _frame(b"\x00\xff garbage \xfe"),
+        _frame(b'{"__type__": "OrderSubmission", "market_id": 3}'),
+        _frame(b"[1, 2, 3]"),
+        _frame(_message(OrderSubmission("EOM", opening, flood), "nobody", "north")),
+        _frame(_message(OrderSubmission("EOM", opening, flood), "market_operator", "mallory")),
+        _frame(_message(OrderSubmission("EOM", opening, poisoned), "market_operator", "mallory")),
+        _frame(_message(OrderSubmission("EOM", opening, flood), "market_operator", "north"))[:-7],
+    ]
+
+
+def test_a_stranger_on_the_managers_port_changes_no_result(
+    tmp_path, port, identical, monkeypatch, caplog
+):
+    build(World(export_csv_path=str(tmp_path / "single"))).run()
+
+    opened = asyncio.Queue()
+    original_open = MarketRole._open
+
+    def open_and_tell(self, opening):
+        original_open(self, opening)
+        opened.put_nowait((opening, self.open_books[opening][0]))
+
+    monkeypatch.setattr(MarketRole, "_open", open_and_tell)
+
+    async def stranger():
+        # while the first opening is open for orders, and again at the fifth
+        seen = 0
+        for target in (1, 5):
+            while seen < target:
+                opening, products = await opened.get()
+                seen += 1
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            for frame in _hostile_frames(opening, products):
+                writer.write(frame)
+            await writer.drain()
+            writer.close()
+
+    async def both():
+        attack = asyncio.ensure_future(stranger())
+        try:
+            return await run_distributed(tmp_path / "distributed", port)
+        finally:
+            attack.cancel()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(asyncio.wait_for(both(), timeout=60))
+    identical(tmp_path / "single" / "roles", tmp_path / "distributed" / "roles")
+    log = caplog.text
+    assert "dropped a malformed message" in log
+    assert "rejected 1 order(s) from mallory: sender is not registered" in log
+    assert "rejected 2 order(s) from mallory: sender is not registered" in log
+    assert "dropped a OrderSubmission from" in log and "for agent 'nobody'" in log
+    assert "closed inside a frame" in log
