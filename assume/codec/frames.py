@@ -175,6 +175,8 @@ class MessageCodec(Codec):
     def __init__(self):
         super().__init__()
         self._registry = Registry(reserved=_ENVELOPES)
+        self._last_content: Any = None
+        self._last_content_text = ""
         self.register_message_type(
             AgentAddress, field_types={"protocol_addr": str | tuple[str, int]}
         )
@@ -198,14 +200,10 @@ class MessageCodec(Codec):
 
     def encode(self, data: MangoMessage | ACLMessage) -> bytes:
         """A mango envelope as JSON bytes; :class:`SerializationError` names what cannot go."""
+        if isinstance(data, MangoMessage):
+            return self._encode_mango(data)
         try:
-            if isinstance(data, MangoMessage):
-                wire = {
-                    TYPE_KEY: "MangoMessage",
-                    "content": self._encode_content(data.content),
-                    "meta": self._encode_meta(data.meta if data.meta is not None else {}),
-                }
-            elif isinstance(data, ACLMessage):
+            if isinstance(data, ACLMessage):
                 wire = self._encode_acl(data)
             else:
                 raise SerializationError(
@@ -217,6 +215,25 @@ class MessageCodec(Codec):
             return _JSON_ENCODER.encode(wire).encode()
         except (ValueError, RecursionError) as error:
             raise SerializationError(f"cannot encode {type(data).__name__}: {error}") from error
+
+    def _encode_mango(self, message: MangoMessage) -> bytes:
+        # the JSON of {TYPE_KEY: "MangoMessage", "content": ..., "meta": ...}, with the content's
+        # text kept for the next call: a market sends one opening object to every operator
+        try:
+            content = message.content
+            if content is self._last_content and content is not None:
+                content_text = self._last_content_text
+            else:
+                content_text = _JSON_ENCODER.encode(self._encode_content(content))
+                self._last_content, self._last_content_text = content, content_text
+            meta = self._encode_meta(message.meta if message.meta is not None else {})
+            meta_text = _JSON_ENCODER.encode(meta)
+        except WireError as error:
+            raise SerializationError(error.text()) from None
+        except (ValueError, RecursionError) as error:
+            raise SerializationError(f"cannot encode {type(content).__name__}: {error}") from error
+        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
+        return frame.encode()
 
     def decode(self, data: bytes) -> MangoMessage | ACLMessage:
         """The envelope in ``data``; raises :class:`MalformedMessage` on any defect."""
