@@ -210,10 +210,15 @@ def run(args: argparse.Namespace) -> dict:
     where = f"{csv_path}/{spec.simulation_id}/" if csv_path else ""
     if args.db_uri:
         where = f"{where} and {args.db_uri}" if where else args.db_uri
+    steps = summary.get("steps", 0)
     logging.getLogger("assume").info(
-        "simulation %s finished in %.2f s; results in %s",
+        "simulation %s finished in %.2f s (%d clock steps in %.3f s, %.3f ms per step); "
+        "results in %s",
         spec.simulation_id,
         summary["wall_time"],
+        steps,
+        summary.get("step_seconds", 0.0),
+        1000 * summary.get("step_seconds", 0.0) / max(steps, 1),
         where,
     )
     return summary
@@ -225,12 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args)
     except AssumeError as error:
+        logs.stop_sharing()
         # one paragraph, whatever line breaks the message carries (e.g. a YAML parser's)
         print(f"assume: error: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
+        logs.stop_sharing()
         print("assume: interrupted; results computed so far were written", file=sys.stderr)
         return 130
+    finally:
+        logs.stop_sharing()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 
 import multiprocessing_logging
 
@@ -38,4 +39,28 @@ def share_with_children() -> bool:
     if multiprocessing.get_start_method(allow_none=True) != "fork":
         multiprocessing.set_start_method("fork", force=True)
     multiprocessing_logging.install_mp_handler()
+    global _SHARED_BY
+    _SHARED_BY = os.getpid()
     return True
+
+
+_SHARED_BY: int | None = None
+
+
+def stop_sharing() -> None:
+    """In the process that called :func:`share_with_children`: write every record still on its
+    way from the children (and this process's own last ones, which go the same way) and log
+    directly again. Without it, records logged just before the process exits can be lost: the
+    thread that writes them is stopped at exit, possibly before it has written them."""
+    global _SHARED_BY
+    if _SHARED_BY != os.getpid():
+        return
+    _SHARED_BY = None
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, multiprocessing_logging.MultiProcessingHandler):
+            root.removeHandler(handler)
+            root.addHandler(handler.sub_handler)
+            # the handler's own close would also close the stream or file below it
+            handler._is_closed = True
+            handler._receive_thread.join(5.0)

@@ -14,3 +14,6 @@ def test_workers_log_through_the_manager_and_nothing_truncates(multi_market, tmp
     processes = {m.group(1) for line in lines if (m := re.match(r"\S+ \S+ (\S+) ", line))}
     assert {"MainProcess", "worker-0", "worker-1"} <= processes
     assert any("worker 1 joined with operators" in line for line in lines)
+    # the manager's last record, logged just before it exits, is not lost on its way
+    assert "simulation multi_multi finished in" in lines[-1]
+    assert "simulation multi_multi finished in" in run.stderr
