@@ -36,6 +36,8 @@ class LocalRunner:
         self.world = world
         self.clock = ExternalClock(world.start)
         self.failure: BaseException | None = None
+        self.steps = 0
+        self.step_seconds = 0.0
 
     # -- what differs between a local run and a distributed manager ---------------------
     def make_container(self):
@@ -129,6 +131,9 @@ class LocalRunner:
             "rows_written": self.output.rows_written,
             "messages_sent": self.link.counter.sent,
             "messages_handled": self.link.counter.received,
+            # the clock loop alone (no start-up, no wind-up): what a step costs
+            "steps": self.steps,
+            "step_seconds": self.step_seconds,
         }
 
     async def _run_clock(self, progress) -> None:
@@ -137,8 +142,10 @@ class LocalRunner:
         ``wall_start + (t - start)``)."""
         world = self.world
         wall_start = time.time()
+        stepping = time.perf_counter()
         moment = await self.settle()
         while moment is not None and moment <= world.end:
+            self.steps += 1
             if world.interrupted:
                 raise KeyboardInterrupt
             if world.real_time:
@@ -148,6 +155,7 @@ class LocalRunner:
             self.output.before_step(moment)
             progress.update(moment)
             moment = await self.settle(moment)
+        self.step_seconds = time.perf_counter() - stepping
 
     async def _wind_up(self, until: float) -> None:
         """Operators report the dispatch up to ``until``; then everything is written."""
