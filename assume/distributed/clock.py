@@ -60,7 +60,7 @@ class ManagerClock(DistributedClockManager):
 
     def handle_message(self, content, meta) -> None:
         if isinstance(content, Hello):
-            self._admit(content, sender_addr(meta))
+            self._admit(content, sender_addr(meta), meta.get("connection"))
         elif isinstance(content, ClockStatus):
             if content.round == self.round and content.worker in self.members:
                 self.answers[content.worker] = content
@@ -74,7 +74,7 @@ class ManagerClock(DistributedClockManager):
                 meta.get("sender_addr"),
             )
 
-    def _admit(self, hello: Hello, address) -> None:
+    def _admit(self, hello: Hello, address, connection=None) -> None:
         reason = ""
         if self.token and hello.token != self.token:
             reason = "wrong or missing token"
@@ -88,6 +88,8 @@ class ManagerClock(DistributedClockManager):
             logger.error("refused worker %s at %s: %s", hello.worker, address, reason)
             asyncio.ensure_future(self._send_now(Refused(hello.worker, reason), address))
             return
+        if connection is not None:
+            connection.joined = True  # what comes on this connection from now on is let in
         if hello.worker not in self.members:
             logger.info("worker %d joined from %s", hello.worker, address)
         self.members[hello.worker] = address

@@ -103,6 +103,7 @@ class DistributedSettings:
                 "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1
             )
             container.batching = True
+            container.joined_only = manager
             return container
         from assume.distributed.mqtt import BrokerLogin
 

@@ -32,12 +32,19 @@ from mango.util.clock import Clock
 
 from assume.codec import MalformedMessage, make_codec
 from assume.distributed.mqtt import GuardedMQTTContainer
+from assume.distributed.protocol import Hello
 
 logger = logging.getLogger(__name__)
 
 
 class GuardedProtocol(ContainerProtocol):
-    """mango's length-prefixed TCP framing, dropping frames the codec rejects."""
+    """mango's length-prefixed TCP framing, dropping frames the codec rejects.
+
+    In a container that admits joined peers only (the manager's), a connection carries
+    nothing but a :class:`Hello` until the clock has admitted one on it (``joined``): a peer
+    without the token cannot reach a market, whatever names it puts in its messages."""
+
+    joined = False
 
     def data_received(self, data: bytes) -> None:
         self._buffer.extend(data)
@@ -54,7 +61,16 @@ class GuardedProtocol(ContainerProtocol):
                 logger.warning("dropped a malformed message from %s: %s", peer, error)
                 continue
             content, meta = message.split_content_and_meta()
+            if not self.joined and self.container.joined_only and type(content) is not Hello:
+                logger.warning(
+                    "dropped a %s from %s, which has not joined (no admitted Hello on this "
+                    "connection)",
+                    type(content).__name__,
+                    self.transport.get_extra_info("peername"),
+                )
+                continue
             meta["network_protocol"] = "tcp"
+            meta["connection"] = self
             # straight into the receiving agent's inbox: what the container's inbox task
             # would do, without a task per message
             receiver = self.container._agents.get(meta.get("receiver_id"))
@@ -92,6 +108,8 @@ class GuardedTCPContainer(TCPContainer):
     """
 
     batching = False
+    #: accept only Hello messages on a connection until the clock admits the peer
+    joined_only = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,7 +1,7 @@
-"""A stranger on the manager's port during a distributed run: garbage, truncated frames, JSON
-of the wrong shape, messages for agents that do not exist and orders from an operator that
-never registered. Each is logged and dropped or rejected, and the run's results are exactly
-those of an undisturbed one-process run."""
+"""Hostile input during a run: a stranger on the manager's port (garbage, truncated frames, JSON
+of the wrong shape, messages for agents that do not exist, orders in the name of a registered
+operator) and orders from an operator that never registered. Each is logged and dropped or
+rejected, and the results are exactly those of an undisturbed run."""
 
 import asyncio
 import logging
@@ -27,11 +27,16 @@ def _message(content, receiver_id: str, sender_id: str) -> bytes:
     return make_codec().encode(MangoMessage(content, meta))
 
 
-def _hostile_frames(opening: int, products: np.ndarray) -> list[bytes]:
+def _hostile_books(products: np.ndarray) -> tuple[Orderbook, Orderbook]:
     start, end = int(products[0, 0]), int(products[0, 1])
     # a huge cheap offer: accepted, it would change every price of the product
     flood = Orderbook.build(start, end, -500.0, 1e5, "plant_0")
     poisoned = Orderbook.build([start, start], [end, end], [np.nan, 10.0], [50.0, np.inf], "x")
+    return flood, poisoned
+
+
+def _hostile_frames(opening: int, products: np.ndarray) -> list[bytes]:
+    flood, poisoned = _hostile_books(products)
     return [
         _frame(b"\x00\xff garbage \xfe"),
         _frame(b'{"__type__": "OrderSubmission", "market_id": 3}'),
@@ -39,6 +44,8 @@ def _hostile_frames(opening: int, products: np.ndarray) -> list[bytes]:
         _frame(_message(OrderSubmission("EOM", opening, flood), "nobody", "north")),
         _frame(_message(OrderSubmission("EOM", opening, flood), "market_operator", "mallory")),
         _frame(_message(OrderSubmission("EOM", opening, poisoned), "market_operator", "mallory")),
+        # in the name of a registered operator, but on a connection that never joined
+        _frame(_message(OrderSubmission("EOM", opening, flood), "market_operator", "north")),
         _frame(_message(OrderSubmission("EOM", opening, flood), "market_operator", "north"))[:-7],
     ]
 
@@ -82,7 +89,29 @@ def test_a_stranger_on_the_managers_port_changes_no_result(
     identical(tmp_path / "single" / "roles", tmp_path / "distributed" / "roles")
     log = caplog.text
     assert "dropped a malformed message" in log
-    assert "rejected 1 order(s) from mallory: sender is not registered" in log
-    assert "rejected 2 order(s) from mallory: sender is not registered" in log
-    assert "dropped a OrderSubmission from" in log and "for agent 'nobody'" in log
+    # nothing from a connection without an admitted Hello reaches an agent, whatever the names
+    assert log.count("dropped a OrderSubmission from") == 2 * 4
+    assert "which has not joined" in log
     assert "closed inside a frame" in log
+
+
+def test_orders_from_an_operator_that_never_registered_are_rejected(tmp_path, monkeypatch, caplog):
+    """Inside the manager's process, a submission in the name of an operator the market does
+    not know (and bad orders in it) is rejected and changes nothing."""
+    build(World(export_csv_path=str(tmp_path / "clean"))).run()
+    original_open = MarketRole._open
+
+    def open_and_inject(self, opening):
+        original_open(self, opening)
+        products = self.open_books[opening][0]
+        for book in _hostile_books(products):
+            # one process: the link posts straight to the market's agent
+            self.link.post(OrderSubmission("EOM", opening, book), self.context.addr, "mallory")
+
+    monkeypatch.setattr(MarketRole, "_open", open_and_inject)
+    with caplog.at_level(logging.WARNING):
+        build(World(export_csv_path=str(tmp_path / "attacked"))).run()
+    assert "from mallory: sender is not registered" in caplog.text
+    for table in ("market_meta", "market_orders", "market_dispatch", "unit_dispatch"):
+        clean = (tmp_path / "clean" / "roles" / f"{table}.csv").read_bytes()
+        assert (tmp_path / "attacked" / "roles" / f"{table}.csv").read_bytes() == clean, table
