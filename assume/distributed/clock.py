@@ -146,7 +146,9 @@ class ManagerClock(DistributedClockManager):
             self.answered = asyncio.get_running_loop().create_future()
         container = self.context._container
         if getattr(container, "batching", False):
-            container.post_all(message, list(self.members.values()), self.aid)
+            for address in self.members.values():
+                # the codec serialises the message once for all of them
+                container.post(message, address, self.aid)
         else:
             for address in self.members.values():
                 await self.send_message(message, address)

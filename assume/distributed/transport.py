@@ -137,23 +137,6 @@ class GuardedTCPContainer(TCPContainer):
         self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
         return True
 
-    def post_all(self, content, receiver_addrs, sender_id: str | None = None) -> None:
-        """:meth:`post` to agents of other containers, encoding the message once for all
-        receivers with the same agent id (the clock's broadcasts)."""
-        frames: dict[str, bytes] = {}
-        for receiver in receiver_addrs:
-            frame = frames.get(receiver.aid)
-            if frame is None:
-                meta = {
-                    "sender_id": sender_id,
-                    "sender_addr": self.addr,
-                    "receiver_id": receiver.aid,
-                }
-                payload = self.codec.encode(MangoMessage(content, meta))
-                frame = frames[receiver.aid] = HEADER.pack(len(payload)) + payload
-            peer = receiver.protocol_addr
-            self._held.setdefault(tuple(peer) if isinstance(peer, list) else peer, []).append(frame)
-
     async def flush(self) -> None:
         """Write the kept messages, one write per peer, in the order they were sent."""
         held, self._held = self._held, {}
