@@ -55,14 +55,19 @@ def settings(port, **values):
     )
 
 
-async def run_distributed(out, port, **build_args):
+async def run_distributed(out, port, token="", **build_args):
     manager = build(
-        World(export_csv_path=str(out), distributed_role=True, distributed=settings(port)),
+        World(
+            export_csv_path=str(out),
+            distributed_role=True,
+            distributed=settings(port, token=token),
+        ),
         **build_args,
     )
     workers = [
         build(
-            World(distributed_role=False, distributed=settings(port, worker_index=i)), **build_args
+            World(distributed_role=False, distributed=settings(port, worker_index=i, token=token)),
+            **build_args,
         )
         for i in (0, 1)
     ]

@@ -94,7 +94,7 @@ class ManagerClock(DistributedClockManager):
             logger.info("worker %d joined from %s", hello.worker, address)
         self.members[hello.worker] = address
         self.operators[hello.worker] = list(hello.operators)
-        asyncio.ensure_future(self._send_now(Welcome(hello.worker), address))
+        asyncio.ensure_future(self._send_now(Welcome(hello.worker, self.token), address))
         if len(self.members) == self.expected and not self.all_joined.done():
             self.all_joined.set_result(True)
 
@@ -273,6 +273,13 @@ class WorkerClock(DistributedClockAgent):
         if isinstance(content, Heartbeat):
             return
         if isinstance(content, Welcome):
+            if self.token and content.token != self.token:
+                logger.error(
+                    "worker %d: dropped a Welcome without the token from %s",
+                    self.worker,
+                    meta.get("sender_addr"),
+                )
+                return
             if not self.welcomed.done():
                 self.welcomed.set_result(True)
                 if self.on_welcome is not None:

@@ -22,9 +22,10 @@ class Hello:
 
 @dataclass
 class Welcome:
-    """The manager accepted a worker."""
+    """The manager accepted a worker; the token shows the worker that this is its manager."""
 
     worker: int
+    token: str = ""
 
 
 @dataclass

@@ -90,7 +90,7 @@ class DistributedSettings:
     def create_container(self, clock, manager: bool, name: str = ""):
         """A mango container for this process (the manager's or a worker's)."""
         from assume.codec import make_codec
-        from assume.distributed.protocol import CONTROL_TYPES
+        from assume.distributed.protocol import CONTROL_TYPES, Hello, Refused, Welcome
         from assume.distributed.transport import create_container
 
         codec = make_codec()
@@ -103,7 +103,8 @@ class DistributedSettings:
                 "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1
             )
             container.batching = True
-            container.joined_only = manager
+            container.before_joining = (Hello,) if manager else (Welcome, Refused)
+            container.join_token = self.token
             return container
         from assume.distributed.mqtt import BrokerLogin
 

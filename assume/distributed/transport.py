@@ -32,7 +32,7 @@ from mango.util.clock import Clock
 
 from assume.codec import MalformedMessage, make_codec
 from assume.distributed.mqtt import GuardedMQTTContainer
-from assume.distributed.protocol import Hello
+from assume.distributed.protocol import Welcome
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,11 @@ logger = logging.getLogger(__name__)
 class GuardedProtocol(ContainerProtocol):
     """mango's length-prefixed TCP framing, dropping frames the codec rejects.
 
-    In a container that admits joined peers only (the manager's), a connection carries
-    nothing but a :class:`Hello` until the clock has admitted one on it (``joined``): a peer
-    without the token cannot reach a market, whatever names it puts in its messages."""
+    In the containers of a distributed run, a connection carries nothing but the join
+    handshake until the clock has let its peer in (``joined``): on the manager a
+    :class:`Hello` with the token, on a worker its manager's :class:`Welcome` (with the token)
+    or :class:`Refused`. A peer without the token reaches no agent, whatever names it puts in
+    its messages."""
 
     joined = False
 
@@ -61,14 +63,20 @@ class GuardedProtocol(ContainerProtocol):
                 logger.warning("dropped a malformed message from %s: %s", peer, error)
                 continue
             content, meta = message.split_content_and_meta()
-            if not self.joined and self.container.joined_only and type(content) is not Hello:
-                logger.warning(
-                    "dropped a %s from %s, which has not joined (no admitted Hello on this "
-                    "connection)",
-                    type(content).__name__,
-                    self.transport.get_extra_info("peername"),
-                )
-                continue
+            allowed = self.container.before_joining
+            if not self.joined and allowed is not None:
+                if type(content) not in allowed:
+                    logger.warning(
+                        "dropped a %s from %s: nothing but the join handshake comes in on a "
+                        "connection before its peer is let in",
+                        type(content).__name__,
+                        self.transport.get_extra_info("peername"),
+                    )
+                    continue
+                if type(content) is Welcome and content.token == self.container.join_token:
+                    # the manager answered; what it sends next comes right behind, so let it
+                    # in now rather than when the clock gets to the Welcome
+                    self.joined = True
             meta["network_protocol"] = "tcp"
             meta["connection"] = self
             # straight into the receiving agent's inbox: what the container's inbox task
@@ -108,8 +116,11 @@ class GuardedTCPContainer(TCPContainer):
     """
 
     batching = False
-    #: accept only Hello messages on a connection until the clock admits the peer
-    joined_only = False
+    #: what a connection may carry before the clock has let its peer in (None: anything);
+    #: the manager's take a Hello, a worker's the manager's answer to its own
+    before_joining: tuple[type, ...] | None = None
+    #: the token a manager's Welcome must carry (a worker's container)
+    join_token = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

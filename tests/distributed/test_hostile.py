@@ -13,9 +13,10 @@ from worlds_in_one_loop import build, run_distributed
 
 from assume import World
 from assume.codec import make_codec
+from assume.distributed.protocol import CONTROL_TYPES, ClockSet, ClockStop, Welcome
 from assume.markets.orderbook import Orderbook
 from assume.markets.role import MarketRole
-from assume.messages import OrderSubmission
+from assume.messages import Opening, OrderSubmission
 
 
 def _frame(payload: bytes) -> bytes:
@@ -24,7 +25,10 @@ def _frame(payload: bytes) -> bytes:
 
 def _message(content, receiver_id: str, sender_id: str) -> bytes:
     meta = {"receiver_id": receiver_id, "sender_id": sender_id, "sender_addr": ("10.0.0.9", 1)}
-    return make_codec().encode(MangoMessage(content, meta))
+    codec = make_codec()
+    for message_type in CONTROL_TYPES:
+        codec.register_message_type(message_type)
+    return codec.encode(MangoMessage(content, meta))
 
 
 def _hostile_books(products: np.ndarray) -> tuple[Orderbook, Orderbook]:
@@ -60,7 +64,8 @@ def test_a_stranger_on_the_managers_port_changes_no_result(
 
     def open_and_tell(self, opening):
         original_open(self, opening)
-        opened.put_nowait((opening, self.open_books[opening][0]))
+        workers = sorted({tuple(a.protocol_addr) for a in self.operators.values()})
+        opened.put_nowait((opening, self.open_books[opening][0], workers))
 
     monkeypatch.setattr(MarketRole, "_open", open_and_tell)
 
@@ -69,19 +74,33 @@ def test_a_stranger_on_the_managers_port_changes_no_result(
         seen = 0
         for target in (1, 5):
             while seen < target:
-                opening, products = await opened.get()
+                opening, products, workers = await opened.get()
                 seen += 1
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             for frame in _hostile_frames(opening, products):
                 writer.write(frame)
             await writer.drain()
             writer.close()
+            # and on every worker's port: the manager's messages, forged
+            for host, worker_port in workers:
+                _, writer = await asyncio.open_connection(host, worker_port)
+                for content, receiver in (
+                    (Welcome(0, "guess"), "clock"),
+                    (ClockSet(opening + 10**6, 99), "clock"),
+                    (Opening("EOM", opening, opening + 3600, products), "north"),
+                    (ClockStop("a stranger says stop"), "clock"),
+                ):
+                    writer.write(_frame(_message(content, receiver, "clock")))
+                await writer.drain()
+                writer.close()
 
     async def both():
         attack = asyncio.ensure_future(stranger())
         try:
-            return await run_distributed(tmp_path / "distributed", port)
+            return await run_distributed(tmp_path / "distributed", port, token="s3cret")
         finally:
+            if attack.done():
+                attack.result()  # the stranger's own failure would hide a weaker attack
             attack.cancel()
 
     with caplog.at_level(logging.WARNING):
@@ -89,9 +108,11 @@ def test_a_stranger_on_the_managers_port_changes_no_result(
     identical(tmp_path / "single" / "roles", tmp_path / "distributed" / "roles")
     log = caplog.text
     assert "dropped a malformed message" in log
-    # nothing from a connection without an admitted Hello reaches an agent, whatever the names
+    # nothing from a connection that has not joined reaches an agent, whatever the names
     assert log.count("dropped a OrderSubmission from") == 2 * 4
-    assert "which has not joined" in log
+    assert "before its peer is let in" in log
+    assert "dropped a ClockStop from" in log and "dropped a Opening from" in log
+    assert "dropped a Welcome without the token" in log
     assert "closed inside a frame" in log
 
 
