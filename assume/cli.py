@@ -232,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     except AssumeError as error:
         logs.stop_sharing()
         # one paragraph, whatever line breaks the message carries (e.g. a YAML parser's)
-        print(f"assume: error: {' '.join(str(error).split())}", file=sys.stderr)
+        # one write: workers of -p share the terminal and may fail at the same instant
+        sys.stderr.write(f"assume: error: {' '.join(str(error).split())}\n")
+        sys.stderr.flush()
         return error.exit_code
     except KeyboardInterrupt:
         logs.stop_sharing()
-        print("assume: interrupted; results computed so far were written", file=sys.stderr)
+        sys.stderr.write("assume: interrupted; results computed so far were written\n")
+        sys.stderr.flush()
         return 130
     finally:
         logs.stop_sharing()
