@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = config.worker_settings(base, args.index, args.count, args.address)
         config.world(spec, "worker", settings).run()
     except AssumeError as error:
-        print(f"world_agent {args.index}: error: {error}", file=sys.stderr)
+        sys.stderr.write(f"world_agent {args.index}: error: {error}\n")  # one write per line
         return error.exit_code
     return 0
 

@@ -21,7 +21,7 @@ def main() -> int:
         settings = config.settings(spec, "manager")
         config.world(spec, "manager", settings).run()
     except AssumeError as error:
-        print(f"world_manager: error: {error}", file=sys.stderr)
+        sys.stderr.write(f"world_manager: error: {error}\n")  # one write per line
         return error.exit_code
     return 0
 
