@@ -63,10 +63,36 @@ def test_orderbook_columns_keep_their_dtypes_and_nan_prices():
     assert len(empty) == 0 and empty.unit_id.dtype.kind == "U" and empty.start.dtype == "int64"
 
 
-def test_nan_and_infinity_travel_as_json_tokens():
-    data = CODEC.encode(MangoMessage(OrderSubmission("EOM", T0, book_with_nan_prices()), {}))
+def test_nan_and_infinity_travel():
+    # orderbook numbers travel as base64 of their bytes, NaN and infinity included
+    book = book_with_nan_prices()
+    data = CODEC.encode(MangoMessage(OrderSubmission("EOM", T0, book), {}))
+    assert data.isascii() and b"NaN" not in data
+    decoded = CODEC.decode(data).content.orderbook
+    for name in COLUMNS:
+        np.testing.assert_array_equal(getattr(decoded, name), getattr(book, name))
+    # anywhere else they are JSON's NaN and Infinity tokens
+    rows = OutputRows("t", {"x": np.array([np.nan, -np.inf])})
+    data = CODEC.encode(MangoMessage(rows, {}))
     assert b"NaN" in data and b"-Infinity" in data
     assert data.isascii()
+
+
+def test_orderbook_numbers_may_also_come_as_lists_and_bad_base64_is_malformed():
+    wire = json.loads(
+        CODEC.encode(MangoMessage(OrderSubmission("EOM", T0, book_with_nan_prices()), {}))
+    )
+    book = wire["content"]["orderbook"]
+    as_lists = {**book, "start": [T0, T0, T0], "volume": [1.0, 2.0, 3.0]}
+    decoded = CODEC.decode(
+        json.dumps({**wire, "content": {**wire["content"], "orderbook": as_lists}}).encode()
+    )
+    assert decoded.content.orderbook.volume.tolist() == [1.0, 2.0, 3.0]
+    for bad, match in (("not base64!", "not base64"), ("AAAA", "whole number of 8-byte")):
+        broken = {**book, "price": bad}
+        frame = json.dumps({**wire, "content": {**wire["content"], "orderbook": broken}}).encode()
+        with pytest.raises(MalformedMessage, match=match):
+            CODEC.decode(frame)
 
 
 def test_scalars_addresses_and_acl_messages_travel_for_mango():
