@@ -63,4 +63,6 @@ def stop_sharing() -> None:
             root.addHandler(handler.sub_handler)
             # the handler's own close would also close the stream or file below it
             handler._is_closed = True
-            handler._receive_thread.join(5.0)
+            # records still queued are written before the thread ends; with none left it may
+            # be waiting out its 0.2 s poll on an empty queue, with nothing more to write
+            handler._receive_thread.join(5.0 if handler.queue.qsize() else 0.05)
