@@ -130,9 +130,13 @@ class GuardedTCPContainer(TCPContainer):
     async def _send_external_message(self, addr, message, meta) -> bool:
         if not self.batching or not isinstance(addr, tuple | list) or len(addr) != 2:
             return await super()._send_external_message(addr, message, meta)
-        payload = self.codec.encode(message)
-        self._held.setdefault(tuple(addr), []).append(HEADER.pack(len(payload)) + payload)
+        self._hold(tuple(addr), message)
         return True
+
+    def _hold(self, peer: tuple, message: MangoMessage) -> None:
+        """Encode ``message`` and keep its frame for the next :meth:`flush` to ``peer``."""
+        payload = self.codec.encode(message)
+        self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
 
     def post(self, content, receiver_addr, sender_id: str | None = None) -> bool:
         """Send without awaiting anything (a batching container only): a message for an agent
@@ -144,8 +148,7 @@ class GuardedTCPContainer(TCPContainer):
         if peer == self.addr:
             meta["network_protocol"] = "tcp"
             return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
-        payload = self.codec.encode(MangoMessage(content, meta))
-        self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
+        self._hold(peer, MangoMessage(content, meta))
         return True
 
     async def flush(self) -> None:
