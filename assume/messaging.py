@@ -117,8 +117,12 @@ class MessengerRole(Role):
         return bool(self._handlers_for(content))
 
     def _dispatch(self, content, meta: dict) -> None:
-        for handler in self._handlers_for(content):
+        # a message counts as handled once, however many roles of the agent take it (every
+        # role of a market operator gets the clock's messages)
+        if "assume_counted" not in meta:
+            meta["assume_counted"] = True
             self.link.counter.count_received(meta.get("sender_addr"))
+        for handler in self._handlers_for(content):
             try:
                 handler(content, meta)
             except Exception as error:

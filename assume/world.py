@@ -250,7 +250,9 @@ class World:
         for operator_id, market_ids in self.market_operators.items():
             agent = RoleAgent()
             for market_id in market_ids:
-                role = MarketRole(self.markets[market_id], self.start, self.end, output_addr)
+                role = MarketRole(
+                    self.markets[market_id], self.start, self.end, output_addr, market_ids
+                )
                 role.link = link
                 agent.add_role(role)
             container.register(agent, suggested_aid=operator_id)

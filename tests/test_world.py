@@ -1,6 +1,7 @@
 """The World API and whole one-process runs."""
 
 import csv
+import logging
 import sqlite3
 import time
 
@@ -233,8 +234,9 @@ def test_real_time_follows_the_wall_clock(tmp_path):
     assert [float(r["price"]) for r in meta] == [7.0, 7.0]
 
 
-def test_two_markets_see_each_others_results(tmp_path):
-    """A day-ahead market and an hourly market: the hourly one trades only what is left."""
+def test_two_markets_see_each_others_results(tmp_path, caplog):
+    """A day-ahead market and an hourly market of one market operator: the hourly one trades
+    only what is left, and each market role takes only the messages for its market."""
     world = World(export_csv_path=str(tmp_path))
     world.setup("2019-01-01 00:00", "2019-01-03 00:00", "two", time_step="1h")
     world.add_market_operator("market_operator")
@@ -277,7 +279,10 @@ def test_two_markets_see_each_others_results(tmp_path):
         series={"volume": volume},
         bidding_strategies={"EOM": "demand_energy_naive"},
     )
-    world.run()
+    result = world.run()
+    # nothing was refused or rejected, and every message counts once
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert result["messages_sent"] == result["messages_handled"]
     meta = read(tmp_path / "two" / "market_meta.csv")
     day_ahead = [r for r in meta if r["market_id"] == "DAM"]
     hourly = {r["product_start"]: r for r in meta if r["market_id"] == "EOM"}

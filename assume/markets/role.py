@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from mango import sender_addr
@@ -131,9 +132,23 @@ class MarketRole(MessengerRole):
     """Runs one market: opens it on schedule, collects and validates orderbooks, clears at
     closing time and reports results to the operators and the output role."""
 
-    def __init__(self, market: MarketConfig, start: int, end: int, output_addr=None):
+    def __init__(
+        self,
+        market: MarketConfig,
+        start: int,
+        end: int,
+        output_addr=None,
+        hosted: Sequence[str] = (),
+    ):
+        """``hosted``: the ids of all markets whose roles share this role's agent (the
+        operators address them all at that agent); each role takes the registrations and
+        orders for its own market, and the first also those for markets not hosted here,
+        to refuse them."""
         super().__init__()
         self.market = market
+        hosted = list(hosted) or [market.market_id]
+        self.hosted = frozenset(hosted)
+        self.takes_strangers = hosted[0] == market.market_id
         self.clear = get_mechanism(market.market_mechanism)
         self.output_addr = output_addr
         self.schedule = market.openings(start, end).tolist()
@@ -144,6 +159,13 @@ class MarketRole(MessengerRole):
         # opening time -> (products, {operator: orderbook}, {operator: rejections})
         self.open_books: dict[int, tuple[np.ndarray, dict, dict]] = {}
         self.closings: list[int] = []
+
+    def _accepts(self, content, meta: dict) -> bool:
+        market_id = getattr(content, "market_id", None)
+        if market_id is not None and market_id != self.market.market_id:
+            if market_id in self.hosted or not self.takes_strangers:
+                return False  # another market role of this agent handles it
+        return super()._accepts(content, meta)
 
     def setup(self) -> None:
         self.on(Registration, self.handle_registration)

@@ -30,7 +30,8 @@ def _add_column(path: Path, name: str, value) -> None:
 @pytest.fixture(scope="session")
 def multi_market(tmp_path_factory) -> Path:
     """example_02 (day-ahead, storage, exchange) plus an hourly market that the power plants and
-    a second demand also trade on; five days keep the runs short."""
+    a second demand also trade on, run by the same market operator (one agent with two market
+    roles); five days keep the runs short."""
     inputs = tmp_path_factory.mktemp("inputs")
     folder = inputs / "multi"
     shutil.copytree(EXAMPLE, folder)
@@ -39,7 +40,7 @@ def multi_market(tmp_path_factory) -> Path:
     case["end_date"] = "2019-03-06 00:00"
     case["markets_config"] = dict(case["markets_config"])
     case["markets_config"]["EOM"] = {
-        "operator": "EOM_operator",
+        "operator": case["markets_config"]["DAM"]["operator"],
         "product_type": "energy",
         "products": [{"duration": "1h", "count": 1, "first_delivery": "1h"}],
         "opening_frequency": "1h",
