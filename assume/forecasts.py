@@ -16,6 +16,7 @@ from assume.units.base import Fleet
 
 # ASSUME's forecast price where the power plants cannot cover the demand
 SHORTAGE_PRICE = 1000.0
+MONTH_SECONDS = 31 * 86400
 
 
 def _bidding(fleet: Fleet, bidders: Collection[str] | None) -> np.ndarray:
@@ -36,28 +37,41 @@ def merit_order_price(
     Storages are left out, as in ASSUME. ASSUME adds imports to the demand and subtracts
     exports (the opposite of its own docstring); here imports reduce it and exports add.
     """
-    demand = np.zeros(index.length)
-    costs, powers = [], []
-    for fleet in fleets:
-        rows = _bidding(fleet, bidders)
-        if not len(rows):
-            continue
-        if fleet.unit_type == "power_plant":
-            costs.append(fleet.marginal_cost[rows])
-            powers.append(fleet.available_power[rows])
-        elif fleet.unit_type == "demand":
-            demand += np.abs(fleet.s["volume"][rows]).sum(axis=0)
-        elif fleet.unit_type == "exchange":
-            demand -= np.abs(fleet.s["import"][rows]).sum(axis=0)
-            demand += np.abs(fleet.s["export"][rows]).sum(axis=0)
-    if not costs:
+    bidding = [(fleet, _bidding(fleet, bidders)) for fleet in fleets]
+    bidding = [(fleet, rows) for fleet, rows in bidding if len(rows)]
+    if not any(fleet.unit_type == "power_plant" for fleet, _ in bidding):
         return np.full(index.length, SHORTAGE_PRICE)
+    # a month at a time: the fleets' series over the whole horizon need not fit in memory
+    width = max(1, MONTH_SECONDS // index.step)
+    return np.concatenate(
+        [
+            _merit_order_window(bidding, first, min(first + width, index.length))
+            for first in range(0, index.length, width)
+        ]
+    )
+
+
+def _merit_order_window(bidding: list[tuple[Fleet, np.ndarray]], first: int, stop: int):
+    """:func:`merit_order_price` over the steps [first, stop)."""
+    demand = np.zeros(stop - first)
+    costs, powers = [], []
+    for fleet, rows in bidding:
+        if fleet.unit_type == "power_plant":
+            series = fleet.window(first, stop)
+            costs.append(series["marginal_cost"][rows])
+            powers.append(series["available_power"][rows])
+        elif fleet.unit_type == "demand":
+            demand += np.abs(fleet.window(first, stop)["volume"][rows]).sum(axis=0)
+        elif fleet.unit_type == "exchange":
+            series = fleet.window(first, stop)
+            demand -= np.abs(series["import"][rows]).sum(axis=0)
+            demand += np.abs(series["export"][rows]).sum(axis=0)
     cost = np.concatenate(costs)
     order = np.argsort(cost, axis=0, kind="stable")
     sorted_cost = np.take_along_axis(cost, order, axis=0)
     cumulative = np.cumsum(np.take_along_axis(np.concatenate(powers), order, axis=0), axis=0)
     marginal = (cumulative < demand[None, :]).sum(axis=0)
-    price = sorted_cost[np.minimum(marginal, len(cost) - 1), np.arange(index.length)]
+    price = sorted_cost[np.minimum(marginal, len(cost) - 1), np.arange(stop - first)]
     return np.where(marginal < len(cost), price, SHORTAGE_PRICE)
 
 

@@ -127,6 +127,7 @@ class UnitsOperatorRole(MessengerRole):
         self.final_until = 0  # index steps before this one have their final market results
         self.executed_until = 0  # ... are executed (unit constraints applied)
         self.reported_until = 0  # ... and reported to the output role
+        self.ready_until = index.start  # the fleets' input series hold the steps before this
         self.eager = any(fleet.needs_history for fleet in fleets.values()) or any(
             group.uses_history for groups in strategies.values() for group in groups
         )
@@ -176,6 +177,17 @@ class UnitsOperatorRole(MessengerRole):
             products = products[np.lexsort((products[:, 0], products[:, 0] - products[:, 1]))]
         if self.eager:
             self._execute()  # bids look back at the executed dispatch
+        # the steps the products cover must hold the input series
+        count = len(products)
+        end = int(products[0, 1]) if count == 1 else int(products[:, 1].max()) if count else 0
+        if end > self.ready_until:
+            index = self.index
+            stop = -(-(end - index.start) // index.step)
+            for fleet in self.fleets.values():
+                fleet.ready(stop)
+            self.ready_until = min(
+                index.start + fleet.filled_until * index.step for fleet in self.fleets.values()
+            )
         bids = []  # (orderbook, fleet, placement) per strategy group with orders
         for group in groups:
             book = group.calculate_bids(products)
@@ -253,17 +265,23 @@ class UnitsOperatorRole(MessengerRole):
         self.executed_until = stop
         for fleet in self.fleets.values():
             if len(fleet):
+                fleet.ready(stop)
                 fleet.execute(first, stop)
 
     def report(self) -> None:
         """Send the executed dispatch not yet reported to the output role."""
         self._execute()
         first, stop = self.reported_until, self.executed_until
-        if stop <= first or self.output_addr is None:
+        if stop <= first:
             return
         self.reported_until = stop
-        parts = [
-            fleet.dispatch_columns(first, stop) for fleet in self.fleets.values() if len(fleet)
-        ]
-        if parts:
-            self.send(OutputRows("unit_dispatch", parts), self.output_addr)
+        if self.output_addr is not None:
+            parts = [
+                fleet.dispatch_columns(first, stop) for fleet in self.fleets.values() if len(fleet)
+            ]
+            if parts:
+                self.send(OutputRows("unit_dispatch", parts), self.output_addr)
+        # reported steps are needed only as far back as unit models look (with a day's
+        # margin for strategies that look at the products of their last opening)
+        for fleet in self.fleets.values():
+            fleet.release(stop - fleet.lookback - self.report_every)

@@ -259,6 +259,7 @@ class _OptimizedStrategy(BiddingStrategy):
             return None
         first, last = int(inside.min()), int(inside.max())
         stop = min(max(first + self.foresight_steps, last + 1), self.fleet.index.length)
+        self.fleet.ready(stop)  # the unit's series over the whole horizon
         return steps, first, last, stop
 
     def price_limits(self, price: np.ndarray) -> np.ndarray:

@@ -3,6 +3,14 @@
 A fleet keeps one row per unit: scalar parameters as (n,) arrays and time series as
 (n, T) arrays over the simulation index. Strategies and dispatch work on rows, so the
 cost of a market round does not grow with a Python loop over units.
+
+The (n, T) arrays are :class:`~assume.units.timeline.Timeline` s: only the steps in use take
+memory. Input series (and what a fleet derives from them, such as marginal cost) are filled
+in a week at a time from the scenario's own series, which units share where they can (one
+fuel price series per fuel), by :meth:`Fleet.ready`; results (dispatch, cashflow, costs) take
+pages as they are booked. The units operator releases the steps it has reported to the
+output, except those that unit models and strategies still look back at, so memory does not
+grow with the horizon.
 """
 
 from __future__ import annotations
@@ -13,6 +21,10 @@ import numpy as np
 
 from assume.errors import ConfigurationError
 from assume.timeutil import TimeIndex
+from assume.units.timeline import Timeline
+
+# index steps of input series filled in at a time: a week of hours
+FILL_SECONDS = 7 * 86400
 
 
 class Fleet:
@@ -27,6 +39,10 @@ class Fleet:
     parameters: ClassVar[dict[str, float | None]] = {}
     text_parameters: ClassVar[dict[str, str]] = {"technology": "", "node": "node0"}
     series: ClassVar[dict[str, float]] = {}
+    #: series only needed to derive others (see :meth:`derive`); they are not kept
+    transient_series: ClassVar[tuple[str, ...]] = ()
+    #: series a subclass derives from inputs (attributes of the same name)
+    derived: ClassVar[tuple[str, ...]] = ()
 
     @property
     def needs_history(self) -> bool:
@@ -44,6 +60,12 @@ class Fleet:
         self.s: dict[str, np.ndarray] = {}
         self.extra: list[dict] = []
         self.frozen = False
+        self._timelines: list[Timeline] = []
+        # per input series: (source array, rows sharing it) for each distinct source
+        self._sources: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._constants: dict[float, np.ndarray] = {}
+        self.filled_until = 0  # input and derived series hold steps before this one
+        self.fill_steps = max(1, FILL_SECONDS // index.step)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -74,11 +96,17 @@ class Fleet:
         length = self.index.length
         arrays = {}
         for key, default in self.series.items():
-            value = series.get(key, default)
-            array = np.broadcast_to(np.asarray(value, dtype="float64"), (length,))
-            if array.shape != (length,):
+            value = np.asarray(series.get(key, default), dtype="float64")
+            if value.ndim == 0:  # one array per value: units that share it are filled at once
+                array = self._constants.get(float(value))
+                if array is None:
+                    array = np.broadcast_to(value, (length,))
+                    self._constants[float(value)] = array
+            elif value.shape == (length,):
+                array = value
+            else:
                 raise ConfigurationError(
-                    f"unit {name!r}: series {key!r} has {array.shape[0]} values, the index {length}"
+                    f"unit {name!r}: series {key!r} has {value.shape[0]} values, the index {length}"
                 )
             arrays[key] = array
         self.row_of[name] = len(self.names)
@@ -87,28 +115,78 @@ class Fleet:
         self.extra.append({k: v for k, v in params.items() if k not in checked})
 
     def freeze(self) -> None:
-        """Stack the added units into column arrays and allocate the output arrays."""
-        rows = len(self._pending)
+        """Stack the added units' parameters into column arrays, allocate the series and
+        fill in their first week."""
         for key in self.parameters:
             self.p[key] = np.array([c[key] for c, _ in self._pending], dtype="float64")
         for key in self.text_parameters:
             self.text[key] = [c[key] for c, _ in self._pending]
         for key in self.series:
-            self.s[key] = (
-                np.stack([a[key] for _, a in self._pending])
-                if rows
-                else np.zeros((0, self.index.length))
-            )
-        shape = (rows, self.index.length)
-        self.energy = np.zeros(shape)  # accepted energy-market volume, then executed power
-        self.cashflow = np.zeros(shape)
-        self.generation_costs = np.zeros(shape)
+            shared: dict[int, tuple[np.ndarray, list[int]]] = {}
+            for row, (_, arrays) in enumerate(self._pending):
+                source = arrays[key]
+                shared.setdefault(id(source), (source, []))[1].append(row)
+            self._sources[key] = [(source, np.array(r)) for source, r in shared.values()]
+        for key in self.series:
+            if key not in self.transient_series:
+                self.s[key] = self.timeline()
+        for key in self.derived:
+            setattr(self, key, self.timeline())
+        self.energy = self.timeline()  # accepted energy-market volume, then executed power
+        self.cashflow = self.timeline()
+        self.generation_costs = self.timeline()
         self._pending = []
+        self._constants = {}
         self.frozen = True
         order = np.argsort(np.array(self.names, dtype=str), kind="stable")
         self._sorted_names = np.array(self.names, dtype=str)[order]
         self._sorted_rows = order
         self.prepare()
+        self.ready(1)
+
+    def timeline(self, extra_steps: int = 0) -> np.ndarray:
+        """A new (units, index length + ``extra_steps``) array of zeros that :meth:`release`
+        trims."""
+        timeline = Timeline(len(self.names), self.index.length + extra_steps)
+        self._timelines.append(timeline)
+        return timeline.array
+
+    def window(self, first: int, stop: int) -> dict[str, np.ndarray]:
+        """Every input and derived series for steps [first, stop), computed afresh (not
+        stored): (units, stop - first) arrays by name."""
+        width = stop - first
+        values = {}
+        for key, sources in self._sources.items():
+            array = np.empty((len(self.names), width))
+            for source, rows in sources:
+                array[rows] = source[first:stop]
+            values[key] = array
+        values.update(self.derive(values))
+        return values
+
+    def ready(self, stop: int) -> None:
+        """Make the input and derived series hold every step before ``stop`` (filling in a
+        week or more at a time). Call before reading them."""
+        if stop <= self.filled_until or not self.frozen:
+            return
+        first = self.filled_until
+        stop = min(max(stop, first + self.fill_steps), self.index.length)
+        values = self.window(first, stop)
+        for key, array in self.s.items():
+            array[:, first:stop] = values[key]
+        for key in self.derived:
+            getattr(self, key)[:, first:stop] = values[key]
+        self.filled_until = stop
+
+    def release(self, before: int) -> None:
+        """Give back the memory of steps before ``before``: nothing may read them any more."""
+        for timeline in self._timelines:
+            timeline.release(before)
+
+    @property
+    def lookback(self) -> int:
+        """How many steps before the current one unit models read (see :meth:`release`)."""
+        return 1
 
     def rows_of(self, unit_ids: np.ndarray) -> np.ndarray:
         """Row of each unit id in this fleet, -1 for ids it does not hold (vectorised)."""
@@ -118,7 +196,11 @@ class Fleet:
         return np.where(self._sorted_names[found] == unit_ids, self._sorted_rows[found], -1)
 
     def prepare(self) -> None:
-        """Derive series needed by strategies (e.g. marginal cost); called by :meth:`freeze`."""
+        """Set up what the fleet derives from its parameters; called by :meth:`freeze`."""
+
+    def derive(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The :attr:`derived` series over a window, from the input series over it."""
+        return {}
 
     # -- market results -------------------------------------------------------------------
     def book_accepted(self, rows, first, last, volume, price) -> None:
@@ -161,7 +243,9 @@ class Fleet:
         width = stop - first
         n = len(self.names)
         return {
-            "time": np.tile(self.index.times[first:stop], n).astype("datetime64[s]"),
+            "time": np.tile(
+                self.index.start + self.index.step * np.arange(first, stop, dtype="int64"), n
+            ).astype("datetime64[s]"),
             "unit": np.repeat(np.array(self.names, dtype=str), width),
             "power": self.energy[:, first:stop].ravel(),
             "energy_cashflow": self.cashflow[:, first:stop].ravel(),

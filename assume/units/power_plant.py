@@ -31,17 +31,20 @@ class PowerPlantFleet(Fleet):
     text_parameters = {"technology": "", "node": "node0", "fuel_type": "others"}
     series = {"availability": 1.0, "fuel_price": 0.0, "co2_price": 0.0}
 
-    def prepare(self) -> None:
+    transient_series = ("fuel_price", "co2_price")
+    derived = ("marginal_cost", "available_power")
+
+    def derive(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         efficiency = self.p["efficiency"][:, None]
-        self.marginal_cost = (
-            self.s["fuel_price"] / efficiency
-            + self.s["co2_price"] * self.p["emission_factor"][:, None] / efficiency
+        marginal_cost = (
+            inputs["fuel_price"] / efficiency
+            + inputs["co2_price"] * self.p["emission_factor"][:, None] / efficiency
             + self.p["additional_cost"][:, None]
         )
-        self.available_power = self.s["availability"] * self.p["max_power"][:, None]
-        # prices are needed only for the marginal cost: a year of a thousand plants holds
-        # 70 MB per series
-        del self.s["fuel_price"], self.s["co2_price"]
+        available_power = inputs["availability"] * self.p["max_power"][:, None]
+        return {"marginal_cost": marginal_cost, "available_power": available_power}
+
+    def prepare(self) -> None:
         # ASSUME applies ramp limits and minimum up/down times only to units with a ramp
         self.ramped = ~(np.isnan(self.p["ramp_up"]) & np.isnan(self.p["ramp_down"]))
         self.has_ramps = bool(self.ramped.any())
@@ -52,6 +55,10 @@ class PowerPlantFleet(Fleet):
     @property
     def needs_history(self) -> bool:
         return self.has_ramps
+
+    @property
+    def lookback(self) -> int:
+        return int(self.memory.max(initial=1)) + 1
 
     def previous_power(self, rows, step: int) -> np.ndarray:
         """Power in the step before ``step`` (0 before the index starts)."""

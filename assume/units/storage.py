@@ -40,7 +40,7 @@ class StorageFleet(Fleet):
         self.p["min_power_discharge"] = np.abs(self.p["min_power_discharge"])
         for ramp in ("ramp_up_charge", "ramp_down_charge"):
             self.p[ramp] = -np.abs(self.p[ramp])
-        self.soc = np.zeros((len(self), self.index.length + 1))
+        self.soc = self.timeline(extra_steps=1)
         self.soc[:, 0] = self.p["initial_soc"]
         self.executed_until = 0  # soc[:, :executed_until + 1] is final
 
