@@ -239,7 +239,8 @@ class Fleet:
         """Turn planned into executed power for steps [first, stop) in place."""
 
     def dispatch_columns(self, first: int, stop: int) -> dict[str, np.ndarray]:
-        """The ``unit_dispatch`` columns for steps [first, stop), unit-major."""
+        """The ``unit_dispatch`` columns for steps [first, stop), unit-major: copies, for the
+        operator releases the steps later while the output role may still hold them."""
         width = stop - first
         n = len(self.names)
         return {
@@ -247,9 +248,9 @@ class Fleet:
                 self.index.start + self.index.step * np.arange(first, stop, dtype="int64"), n
             ).astype("datetime64[s]"),
             "unit": np.repeat(np.array(self.names, dtype=str), width),
-            "power": self.energy[:, first:stop].ravel(),
-            "energy_cashflow": self.cashflow[:, first:stop].ravel(),
-            "energy_generation_costs": self.generation_costs[:, first:stop].ravel(),
+            "power": self.energy[:, first:stop].flatten(),
+            "energy_cashflow": self.cashflow[:, first:stop].flatten(),
+            "energy_generation_costs": self.generation_costs[:, first:stop].flatten(),
         }
 
     def meta_rows(self, operator: str) -> dict[str, list]:

@@ -128,5 +128,5 @@ class StorageFleet(Fleet):
 
     def dispatch_columns(self, first: int, stop: int) -> dict[str, np.ndarray]:
         columns = super().dispatch_columns(first, stop)
-        columns["soc"] = self.soc[:, first:stop].ravel()
+        columns["soc"] = self.soc[:, first:stop].flatten()
         return columns

@@ -67,9 +67,13 @@ DAY_AHEAD = MarketConfig(
 def long_world(path, days: int) -> World:
     """Plants with ramps and minimum up and down times (their bids and dispatch look back),
     a storage and a demand, on an hourly and a day-ahead market, over ``days`` days."""
+    # results stay with the output role until the end: what an operator reported must not
+    # change when it releases the steps later
     world = World(export_csv_path=str(path))
     end = (np.datetime64("2019-01-01") + np.timedelta64(days, "D")).astype(str)
-    world.setup("2019-01-01 00:00", f"{end} 00:00", "long", time_step="1h")
+    world.setup(
+        "2019-01-01 00:00", f"{end} 00:00", "long", time_step="1h", save_frequency_hours=None
+    )
     world.add_market_operator("operator")
     world.add_market("operator", HOUR)
     world.add_market("operator", DAY_AHEAD)
