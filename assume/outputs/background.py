@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
+import threading
 from multiprocessing.connection import Connection
 
 from assume.errors import AssumeError, ConfigurationError
@@ -17,6 +19,10 @@ from assume.errors import AssumeError, ConfigurationError
 logger = logging.getLogger(__name__)
 
 _READY = "ready"
+_GONE = "gone"  # the simulation's end of the pipe closed without the final None
+# tables received but not yet written; beyond this the simulation waits (it holds about
+# ten days of hourly results of a thousand units)
+QUEUED_TABLES = 64
 
 
 def _serve(
@@ -36,11 +42,14 @@ def _serve(
         connection.send(("error", type(error).__name__, str(error)))
         return
     connection.send((_READY,))
+    # a thread takes tables off the pipe while this one writes: otherwise the simulation's
+    # send blocks whenever the pipe is full, for as long as the previous table takes to write
+    tables: queue.Queue = queue.Queue(QUEUED_TABLES)
+    threading.Thread(target=_receive, args=(connection, tables), daemon=True).start()
     failure = None
     while True:
-        try:
-            item = connection.recv()
-        except EOFError:
+        item = tables.get()
+        if item is _GONE:
             logger.error("output writer: the simulation process is gone; results end here")
             break
         if item is None:
@@ -63,6 +72,19 @@ def _serve(
         connection.send(failure or ("closed",))
     except OSError:
         pass  # nobody is listening any more
+
+
+def _receive(connection: Connection, tables: queue.Queue) -> None:
+    """Move tables from the pipe to ``tables`` until the end (None) or the pipe's end."""
+    while True:
+        try:
+            item = connection.recv()
+        except (EOFError, OSError):
+            tables.put(_GONE)
+            return
+        tables.put(item)
+        if item is None:
+            return
 
 
 class BackgroundWriter:
