@@ -2,6 +2,7 @@
 
     python benchmarks/scaling.py [--storages 64] [--days 30] [--workers 1 2 4 8] [--repeat 1]
         [--plants 16] [--operators 8] [--foresight 168h] [--soc-steps 201] [--workdir DIR]
+        [--no-ceiling]
 
 Generates (benchmarks/generate_scenario.py) a day-ahead market with ``--storages`` storages
 bidding storage_energy_optimized and ``--plants`` naive power plants, spread round-robin over
@@ -10,7 +11,9 @@ start-up included): in one process and with ``-p --workers N`` for every N. Prin
 time of ``--repeat`` rounds per mode (the modes take turns in each round, so that machine noise
 hits them alike), the speed-up against one process, and whether the tables market_meta,
 market_orders, market_dispatch and unit_dispatch are byte-identical to the one-process run
-(else where they first differ). Exits 1 if any mode's results differ.
+(else where they first differ). Exits 1 if any mode's results differ. Then it measures the
+machine's ceiling (benchmarks/ceiling.py): how much faster as many processes as there are cores
+run the storages' programme at once than one process alone.
 
 Workers receive whole units operators (sorted ids, round robin), so the default 8 operators of
 8 storages each give every worker of 1, 2, 4 or 8 the same strategy work; the script prints the
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -36,6 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from ceiling import ceiling  # noqa: E402
 from common import first_difference, machine, markdown_table, timed, workdir  # noqa: E402
 from generate_scenario import generate  # noqa: E402
 
@@ -80,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         "--soc-steps", type=int, default=201, help="levels of state of charge (default 201)"
     )
     parser.add_argument("--workdir", type=Path, help="keep scenario and results here")
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip measuring the machine's ceiling (benchmarks/ceiling.py, about 20 s)",
+    )
     args = parser.parse_args(argv)
 
     # mode -> (results folder name, extra arguments)
@@ -138,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
             for mode, seconds in best.items()
         ]
         print(markdown_table(["mode", "wall", "speed-up", "results"], rows))
+        if not args.no_ceiling:
+            cores = os.cpu_count() or 1
+            ratio, _ = ceiling(cores)
+            print(
+                f"ceiling: {cores} processes at once run the storages' dynamic programme "
+                f"{ratio:.2f}x as fast as one on this machine (benchmarks/ceiling.py), the most "
+                f"any number of workers could gain for the strategy work"
+            )
         print(machine())
     return 1 if verdict else 0
 

@@ -23,7 +23,7 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
             str(ROOT / "benchmarks" / "scaling.py"),
             *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
             *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "21"),
-            *("--workdir", str(tmp_path)),
+            *("--workdir", str(tmp_path), "--no-ceiling"),
         ],
         capture_output=True,
         text=True,
@@ -38,6 +38,12 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
     assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
     orders = tmp_path / "results" / "workers_2_1" / "scaling_base" / "market_orders.csv"
     assert len(orders.read_text().splitlines()) > 1
+
+
+def test_ceiling_runs_the_programme_in_one_and_in_several_processes(capsys):
+    ceiling = benchmark_module("ceiling")
+    assert ceiling.main(["--processes", "2", "--seconds", "0.05", "--repeat", "1"]) == 0
+    assert "2 processes at once do the same dynamic programme" in capsys.readouterr().out
 
 
 def test_first_difference_names_the_table_and_line(tmp_path):
