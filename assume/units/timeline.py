@@ -20,7 +20,12 @@ import numpy as np
 _ITEM = 8  # bytes of one float64
 # where the platform cannot give pages back, released steps stay in memory (still correct)
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
-_PRIVATE = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", getattr(mmap, "MAP_ANON", 0))
+# private anonymous mappings (Unix); elsewhere plain arrays, which keep every step
+_PRIVATE = (
+    mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", getattr(mmap, "MAP_ANON", 0))
+    if hasattr(mmap, "MAP_PRIVATE")
+    else None
+)
 
 
 class Timeline:
@@ -37,7 +42,7 @@ class Timeline:
         size = units * steps * _ITEM
         self._released = 0  # bytes from the start already given back
         self._poisoned = 0  # steps overwritten with NaN (see poison)
-        if size == 0:
+        if size == 0 or _PRIVATE is None:
             self._map = None
             data = np.zeros((steps, units))
         else:
