@@ -127,7 +127,7 @@ class UnitsOperatorRole(MessengerRole):
         self.final_until = 0  # index steps before this one have their final market results
         self.executed_until = 0  # ... are executed (unit constraints applied)
         self.reported_until = 0  # ... and reported to the output role
-        self.ready_until = index.start  # the fleets' input series hold the steps before this
+        self.ready_until = 0  # the fleets' input series hold the steps before this one
         self.eager = any(fleet.needs_history for fleet in fleets.values()) or any(
             group.uses_history for groups in strategies.values() for group in groups
         )
@@ -180,13 +180,12 @@ class UnitsOperatorRole(MessengerRole):
         # the steps the products cover must hold the input series
         count = len(products)
         end = int(products[0, 1]) if count == 1 else int(products[:, 1].max()) if count else 0
-        if end > self.ready_until:
-            index = self.index
-            stop = -(-(end - index.start) // index.step)
+        stop = -(-(end - self.index.start) // self.index.step)
+        if stop > self.ready_until:
             for fleet in self.fleets.values():
                 fleet.ready(stop)
             self.ready_until = min(
-                index.start + fleet.filled_until * index.step for fleet in self.fleets.values()
+                (fleet.filled_until for fleet in self.fleets.values()), default=stop
             )
         bids = []  # (orderbook, fleet, placement) per strategy group with orders
         for group in groups:
