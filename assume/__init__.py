@@ -1,5 +1,9 @@
 """assume: agent-based electricity market simulation on mango-agents."""
 
+from assume.lazy_imports import defer
+
+defer("networkx")  # before mango imports it (see assume.lazy_imports)
+
 from assume.markets.config import MarketConfig, MarketProduct
 from assume.world import World
 
