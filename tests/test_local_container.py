@@ -1,0 +1,126 @@
+"""The one-process container: direct delivery to role subscriptions, and mango's own dispatch
+for agents that use more of mango than subscriptions."""
+
+import asyncio
+import subprocess
+import sys
+
+from mango import ExternalClock, Role, RoleAgent, activate
+from mango.messages.message import AgentAddress
+
+from assume.local_container import LocalContainer
+from assume.messaging import Link, MessengerRole
+
+
+class Recorder(MessengerRole):
+    def __init__(self, kinds=(str,)):
+        super().__init__()
+        self.kinds = kinds
+        self.got = []
+
+    def setup(self):
+        for kind in self.kinds:
+            self.on(kind, lambda content, meta: self.got.append(content))
+
+
+class WholeMessages(Role):
+    """A plain mango role that overrides handle_message (so it gets every message)."""
+
+    def __init__(self):
+        super().__init__()
+        self.got = []
+
+    def handle_message(self, content, meta):
+        self.got.append(content)
+
+
+def _run(build):
+    async def main():
+        container = LocalContainer(ExternalClock(start_time=0))
+        link = Link(post=container.deliver)
+        agents = build(container, link)
+        async with activate(container):
+            for content, receiver in agents["send"]:
+                container.deliver(content, AgentAddress(container.addr, receiver), "test")
+            # the container drains its queue in a loop callback: one queued after it runs later
+            drained = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(drained.set_result, None)
+            await drained
+            assert not container._mail
+        return agents, container
+
+    return asyncio.run(main())
+
+
+def _agent(container, link, aid, *roles):
+    agent = RoleAgent()
+    for role in roles:
+        if isinstance(role, MessengerRole):
+            role.link = link
+        agent.add_role(role)
+    container.register(agent, suggested_aid=aid)
+    return agent
+
+
+def test_messages_reach_role_subscriptions_directly_in_sending_order():
+    def build(container, link):
+        words, numbers = Recorder((str,)), Recorder((int, str))
+        _agent(container, link, "a", words, numbers)
+        return {
+            "roles": (words, numbers),
+            "link": link,
+            "send": [("x", "a"), (1, "a"), ("y", "a"), (2.5, "a")],
+        }
+
+    agents, container = _run(build)
+    words, numbers = agents["roles"]
+    assert words.got == ["x", "y"]
+    assert numbers.got == ["x", 1, "y"]
+    # the agent was routed directly: its entry holds the subscriptions to call
+    (route,) = [known[2] for known in container._routes.values()]
+    assert route is not None and len(route) == 2
+    # the float matched no subscription: not counted as handled
+    assert agents["link"].counter.received == 3
+
+
+def test_agents_using_more_of_mango_go_through_its_dispatch():
+    def build(container, link):
+        plain = WholeMessages()
+        recorder = Recorder()
+        _agent(container, link, "whole", plain, recorder)
+        kept = Recorder()
+        forwarding = _agent(container, link, "forwarding", kept)
+        forwarding.add_forwarding_rule(
+            AgentAddress(container.addr, "test"), AgentAddress(container.addr, "elsewhere")
+        )
+        return {
+            "roles": (plain, recorder, kept),
+            "send": [("x", "whole"), (3, "whole"), ("y", "forwarding")],
+        }
+
+    agents, container = _run(build)
+    plain, recorder, kept = agents["roles"]
+    # mango hands every message to a role that overrides handle_message, and the
+    # subscriptions get theirs
+    assert plain.got == ["x", 3]
+    assert recorder.got == ["x"]
+    (whole,) = [known for agent, known in container._routes.items() if agent.aid == "whole"]
+    assert whole[2] is None
+    # a message that a forwarding rule matches is forwarded, not handled where it arrived
+    assert kept.got == []
+
+
+def test_importing_assume_does_not_import_networkx_until_it_is_used():
+    code = (
+        "import sys, assume, mango\n"
+        "print(type(sys.modules['networkx']).__name__)\n"
+        "from mango.util import tracing\n"
+        "graph = tracing.nx.DiGraph(); graph.add_edge('a', 'b')\n"
+        "import networkx\n"
+        "print(type(sys.modules['networkx']).__name__, networkx.is_directed_acyclic_graph(graph))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "_Deferred"
+    assert out[1] == "module True"
