@@ -82,14 +82,17 @@ def validate_orderbook(
 
 
 def _in_bounds(book: Orderbook, market: MarketConfig, products: np.ndarray) -> bool:
-    """Whether every order is for the one open product and within finite price and volume
-    limits (so itself finite): then validation has nothing to reject or clamp."""
+    """Whether every order is for an open product and within finite price and volume limits
+    (so itself finite): then validation has nothing to reject or clamp."""
     low, high = market.minimum_bid_price, market.maximum_bid_price
     limit = market.maximum_bid_volume
     # (a sum is finite only if every term is)
-    if len(products) != 1 or None in (low, high, limit) or not math.isfinite(low + high + limit):
+    if not len(products) or None in (low, high, limit) or not math.isfinite(low + high + limit):
         return False
-    ok = (book.start == products[0, 0]) & (book.end == products[0, 1])
+    if len(products) == 1:
+        ok = (book.start == products[0, 0]) & (book.end == products[0, 1])
+    else:
+        ok = product_positions(book.start, book.end, products) >= 0
     ok &= (book.price >= low) & (book.price <= high)
     ok &= np.abs(book.volume) <= limit
     # np.count_nonzero: .all() costs several times more on small arrays
@@ -156,7 +159,11 @@ class MarketRole(MessengerRole):
         self.next_opening = 0
         self.operators: dict[str, object] = {}
         self.owner_of: dict[str, str] = {}
-        # opening time -> (products, {operator: orderbook}, {operator: rejections})
+        # owner_of as arrays for checking a whole book at once (see _validated)
+        self._owners: dict[str, int] = {}
+        self._units = np.empty(0, dtype=str)
+        self._unit_owner = np.empty(0, dtype=int)
+        # opening time -> (products, {operator: [orderbooks]}, {operator: rejections})
         self.open_books: dict[int, tuple[np.ndarray, dict, dict]] = {}
         self.closings: list[int] = []
 
@@ -244,27 +251,20 @@ class MarketRole(MessengerRole):
                     known,
                 )
             return
-        products, books, rejections = entry
-        book, rejected = validate_orderbook(
-            content.orderbook, self.market, products, self.owner_of, sender
-        )
-        if rejected:
-            logger.warning(
-                "market %s: rejected %d order(s) from %s, first: %s",
-                self.market.market_id,
-                len(rejected),
-                sender,
-                rejected[0],
-            )
-        books[sender] = Orderbook.concat([books[sender], book]) if sender in books else book
-        rejections.setdefault(sender, []).extend(rejected)
+        # validated at closing, for all operators at once (see _validated)
+        entry[1].setdefault(sender, []).append(content.orderbook)
 
     def _close(self, closing: int) -> None:
         opening = next(
             o for o in sorted(self.open_books) if o + self.market.opening_duration == closing
         )
-        products, books, rejections = self.open_books.pop(opening)
-        senders = sorted(set(books) | set(rejections))
+        products, submitted, rejections = self.open_books.pop(opening)
+        senders = sorted(set(submitted) | set(rejections))
+        books = self._validated(
+            {s: Orderbook.concat(submitted[s]) for s in senders if s in submitted},
+            products,
+            rejections,
+        )
         book = Orderbook.concat([books[s] for s in senders if s in books])
         result = self.clear(book, products)
         book.accepted_volume = result.accepted_volume
@@ -280,6 +280,61 @@ class MarketRole(MessengerRole):
             )
         if self.output_addr is not None:
             self._report(opening, products, book, result.meta)
+
+    def _validated(self, books: dict[str, Orderbook], products: np.ndarray, rejections: dict):
+        """The orderbooks of each operator (sorted ids) as the clearing takes them: orders
+        rejected (into ``rejections``) or clamped as :func:`validate_orderbook` says.
+
+        In the common case, every order is for a unit its operator has bid before and within
+        the market's limits; that is found for all operators at once, with a few numpy calls
+        on the whole book instead of a dozen per operator."""
+        senders = list(books)
+        whole = Orderbook.concat(list(books.values()))
+        if (
+            senders
+            and self._owned(whole, senders, books)
+            and _in_bounds(whole, self.market, products)
+        ):
+            return books
+        validated = {}
+        for sender in senders:  # sorted: the first to bid a unit owns it, in every mode
+            book, rejected = validate_orderbook(
+                books[sender], self.market, products, self.owner_of, sender
+            )
+            if rejected:
+                logger.warning(
+                    "market %s: rejected %d order(s) from %s, first: %s",
+                    self.market.market_id,
+                    len(rejected),
+                    sender,
+                    rejected[0],
+                )
+                rejections.setdefault(sender, []).extend(rejected)
+            validated[sender] = book
+        if len(self.owner_of) != len(self._unit_owner):
+            self._index_owners()
+        return validated
+
+    def _index_owners(self) -> None:
+        """Units claimed by now, sorted by id, and their owners' positions in self._owners."""
+        owners = sorted({o for o in self.owner_of.values() if o})
+        units = sorted(u for u in self.owner_of if u)
+        self._owners = {o: i for i, o in enumerate(owners)}
+        self._units = np.array(units, dtype=str)
+        self._unit_owner = np.array([self._owners[self.owner_of[u]] for u in units], dtype=int)
+
+    def _owned(self, whole: Orderbook, senders: list[str], books: dict) -> bool:
+        """Whether every order of ``whole`` (the books of ``senders`` one after the other) is
+        for a unit that its sender already owns (vectorised)."""
+        units = self._units
+        if not len(units) or any(s not in self._owners for s in senders):
+            return False
+        owner = np.repeat(
+            np.array([self._owners[s] for s in senders]), [len(books[s]) for s in senders]
+        )
+        found = np.minimum(np.searchsorted(units, whole.unit_id), len(units) - 1)
+        mine = (units[found] == whole.unit_id) & (self._unit_owner[found] == owner)
+        return np.count_nonzero(mine) == len(mine)
 
     def _report(self, opening: int, products: np.ndarray, book: Orderbook, meta: dict) -> None:
         market_id = self.market.market_id

@@ -1,10 +1,12 @@
-"""Order validation and result tables of the market role (pure functions)."""
+"""Order validation (per operator, and for all operators of a clearing) and the result
+tables of the market role."""
 
 import numpy as np
 
+from assume.markets import role as market_role
 from assume.markets.config import MarketConfig, MarketProduct
 from assume.markets.orderbook import Orderbook
-from assume.markets.role import market_dispatch, validate_orderbook
+from assume.markets.role import MarketRole, market_dispatch, validate_orderbook
 
 H = 3600
 MARKET = MarketConfig(
@@ -91,3 +93,50 @@ def test_market_dispatch_sums_a_units_orders_per_product():
     assert rows["unit_id"].tolist() == ["x", "y", "x"]
     assert rows["power"].tolist() == [6, 3, 7]
     assert rows["datetime"].astype("int64").tolist() == [0, 0, H]
+
+
+def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_unit(monkeypatch):
+    """The market role validates the books of all operators at closing: units go to the first
+    operator (by id) to bid them, in whatever order the books arrived; once every order is
+    for an owned unit and within the limits, nothing is validated per operator."""
+    market = MarketRole(MARKET, 0, 10 * H)
+
+    def units(ids, price=10.0):
+        return book(unit_id=ids, volume=[50.0] * len(ids), price=price)
+
+    per_operator = []
+    validate = market_role.validate_orderbook
+
+    def counted(*args):
+        per_operator.append(args[-1])
+        return validate(*args)
+
+    monkeypatch.setattr(market_role, "validate_orderbook", counted)
+    # the first clearing: "b" and "a" both bid unit "shared"; "a" comes first by id
+    rejections = {}
+    books = market._validated(
+        {"a": units(["shared", "a1"]), "b": units(["b1", "shared"])},
+        PRODUCTS,
+        rejections,
+    )
+    assert per_operator == ["a", "b"]
+    assert books["a"].unit_id.tolist() == ["shared", "a1"]
+    assert books["b"].unit_id.tolist() == ["b1"]
+    assert rejections == {"b": [("shared_2", "unit shared belongs to operator a")]}
+    # owned units within the limits: one check for the whole book, the same books back
+    per_operator.clear()
+    clean = {"a": units(["a1", "shared"]), "b": units(["b1"])}
+    assert market._validated(clean, PRODUCTS, {}) == clean and per_operator == []
+    # a price beyond the limit, another's unit, a new unit: each sends them all through
+    # the checks of validate_orderbook
+    for books in (
+        {"a": units(["a1"], price=900.0), "b": units(["b1"])},
+        {"a": units(["a1"]), "b": units(["a1"])},
+        {"a": units(["a2"]), "b": units(["b1"])},
+    ):
+        per_operator.clear()
+        rejections = {}
+        validated = market._validated(books, PRODUCTS, rejections)
+        assert per_operator == ["a", "b"]
+    assert validated["a"].unit_id.tolist() == ["a2"] and rejections == {}
+    assert market.owner_of == {"shared": "a", "a1": "a", "b1": "b", "a2": "a"}
