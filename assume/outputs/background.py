@@ -29,6 +29,7 @@ def _serve(
     connection: Connection, parent_end: Connection, export_csv_path, database_uri, simulation_id
 ) -> None:
     from assume.distributed.parallel import name_process
+    from assume.outputs.role import completed
     from assume.outputs.writers import open_writers
 
     name_process("assume-output")
@@ -56,8 +57,10 @@ def _serve(
             break
         if failure is not None:
             continue
-        table, columns = item
+        table, columns, merged = item
         try:
+            if merged:
+                columns = completed(table, columns, simulation_id)
             for writer in writers:
                 writer.write(table, columns)
         except Exception as error:
@@ -89,7 +92,13 @@ def _receive(connection: Connection, tables: queue.Queue) -> None:
 
 class BackgroundWriter:
     """A :class:`~assume.outputs.writers.TableWriter` that writes CSV files and/or a database
-    from another process."""
+    from another process.
+
+    It also completes the output role's merged tables there (:meth:`write_merged`): sorting
+    them and adding the simulation column takes that work, and the column's bytes in the
+    pipe, off the simulation's process."""
+
+    completes_tables = True
 
     def __init__(self, export_csv_path: str | None, database_uri: str | None, simulation_id: str):
         methods = multiprocessing.get_all_start_methods()
@@ -114,7 +123,14 @@ class BackgroundWriter:
     def write(self, table: str, columns: dict) -> None:
         if self._connection.poll():
             self._raise_if_failed(self._connection.recv())
-        self._connection.send((table, columns))
+        self._connection.send((table, columns, False))
+
+    def write_merged(self, table: str, columns: dict) -> None:
+        """Write a table as the output role merged it, after
+        :func:`~assume.outputs.role.completed` (in the writer process)."""
+        if self._connection.poll():
+            self._raise_if_failed(self._connection.recv())
+        self._connection.send((table, columns, True))
 
     def close(self) -> None:
         """Wait until everything handed over is written."""

@@ -54,6 +54,15 @@ def _sorted(table: str, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {name: values[order] for name, values in columns.items()}
 
 
+def completed(table: str, columns: dict[str, np.ndarray], simulation_id: str) -> dict:
+    """A merged table as the writers take it: rows sorted (see SORT_KEYS), and the
+    ``simulation`` column added."""
+    columns = dict(_sorted(table, columns))
+    length = len(next(iter(columns.values()))) if columns else 0
+    columns["simulation"] = np.full(length, simulation_id)
+    return columns
+
+
 class OutputRole(MessengerRole):
     """Collects :class:`OutputRows` and writes them through the configured writers.
 
@@ -97,12 +106,16 @@ class OutputRole(MessengerRole):
             parts = self.buffers[table]
             if not parts:
                 continue
-            columns = _sorted(table, _merge(parts, FIXED_COLUMNS.get(table)))
-            length = len(next(iter(columns.values())))
-            columns["simulation"] = np.full(length, self.simulation_id)
+            columns = _merge(parts, FIXED_COLUMNS.get(table))
+            complete = None
             for writer in self.writers:
-                writer.write(table, columns)
-            written += length
+                if getattr(writer, "completes_tables", False):
+                    # sorted in the writer's own process, on the other core
+                    writer.write_merged(table, columns)
+                else:
+                    complete = complete or completed(table, columns, self.simulation_id)
+                    writer.write(table, complete)
+            written += len(next(iter(columns.values())))
             self.buffers[table] = []
         self.rows_written += written
         return written
