@@ -84,19 +84,26 @@ def validate_orderbook(
 def _in_bounds(book: Orderbook, market: MarketConfig, products: np.ndarray) -> bool:
     """Whether every order is for an open product and within finite price and volume limits
     (so itself finite): then validation has nothing to reject or clamp."""
+    ok = _bounded(book, market, products)
+    # np.count_nonzero: .all() costs several times more on small arrays
+    return ok is not None and np.count_nonzero(ok) == len(ok)
+
+
+def _bounded(book: Orderbook, market: MarketConfig, products: np.ndarray) -> np.ndarray | None:
+    """Which orders are for an open product and within the price and volume limits; None
+    if the market has no finite limits (then every order needs validating)."""
     low, high = market.minimum_bid_price, market.maximum_bid_price
     limit = market.maximum_bid_volume
     # (a sum is finite only if every term is)
     if not len(products) or None in (low, high, limit) or not math.isfinite(low + high + limit):
-        return False
+        return None
     if len(products) == 1:
         ok = (book.start == products[0, 0]) & (book.end == products[0, 1])
     else:
         ok = product_positions(book.start, book.end, products) >= 0
     ok &= (book.price >= low) & (book.price <= high)
     ok &= np.abs(book.volume) <= limit
-    # np.count_nonzero: .all() costs several times more on small arrays
-    return np.count_nonzero(ok) == len(ok)
+    return ok
 
 
 _warned: set[tuple[str, str, str]] = set()
@@ -287,17 +294,29 @@ class MarketRole(MessengerRole):
 
         In the common case, every order is for a unit its operator has bid before and within
         the market's limits; that is found for all operators at once, with a few numpy calls
-        on the whole book instead of a dozen per operator."""
+        on the whole book, and only the books of operators with other orders are checked one
+        by one (in order of their ids: the first to bid a unit owns it, in every mode)."""
         senders = list(books)
+        lengths = [len(books[s]) for s in senders]
         whole = Orderbook.concat(list(books.values()))
-        if (
-            senders
-            and self._owned(whole, senders, books)
-            and _in_bounds(whole, self.market, products)
-        ):
-            return books
+        ok = self._owned(whole, senders, lengths)
+        if ok is not None:
+            bounded = _bounded(whole, self.market, products)
+            ok = None if bounded is None else ok & bounded
+        if ok is not None:
+            if np.count_nonzero(ok) == len(ok):
+                return books
+            # per operator: whether all its orders are fine (np.add.reduceat of an empty
+            # book would take the next one's first order)
+            bad = np.add.reduceat(~ok, np.cumsum([0] + lengths[:-1])) if len(ok) else []
+            fine = [size == 0 or not flagged for size, flagged in zip(lengths, bad, strict=True)]
+        else:
+            fine = [False] * len(senders)
         validated = {}
-        for sender in senders:  # sorted: the first to bid a unit owns it, in every mode
+        for sender, checked in zip(senders, fine, strict=True):
+            if checked:
+                validated[sender] = books[sender]
+                continue
             book, rejected = validate_orderbook(
                 books[sender], self.market, products, self.owner_of, sender
             )
@@ -323,18 +342,17 @@ class MarketRole(MessengerRole):
         self._units = np.array(units, dtype=str)
         self._unit_owner = np.array([self._owners[self.owner_of[u]] for u in units], dtype=int)
 
-    def _owned(self, whole: Orderbook, senders: list[str], books: dict) -> bool:
-        """Whether every order of ``whole`` (the books of ``senders`` one after the other) is
-        for a unit that its sender already owns (vectorised)."""
+    def _owned(self, whole: Orderbook, senders: list[str], lengths: list[int]):
+        """Which orders of ``whole`` (the books of ``senders`` one after the other, of
+        ``lengths``) are for a unit that their sender already owns; None if no sender owns
+        any unit yet."""
         units = self._units
-        if not len(units) or any(s not in self._owners for s in senders):
-            return False
-        owner = np.repeat(
-            np.array([self._owners[s] for s in senders]), [len(books[s]) for s in senders]
-        )
+        if not len(units):
+            return None
+        # an operator that owns nothing yet gets -1: none of its orders is owned
+        owner = np.repeat(np.array([self._owners.get(s, -1) for s in senders]), lengths)
         found = np.minimum(np.searchsorted(units, whole.unit_id), len(units) - 1)
-        mine = (units[found] == whole.unit_id) & (self._unit_owner[found] == owner)
-        return np.count_nonzero(mine) == len(mine)
+        return (units[found] == whole.unit_id) & (self._unit_owner[found] == owner)
 
     def _report(self, opening: int, products: np.ndarray, book: Orderbook, meta: dict) -> None:
         market_id = self.market.market_id

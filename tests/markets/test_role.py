@@ -102,6 +102,8 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     market = MarketRole(MARKET, 0, 10 * H)
 
     def units(ids, price=10.0):
+        if not ids:
+            return Orderbook.empty()
         return book(unit_id=ids, volume=[50.0] * len(ids), price=price)
 
     per_operator = []
@@ -127,16 +129,22 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     per_operator.clear()
     clean = {"a": units(["a1", "shared"]), "b": units(["b1"])}
     assert market._validated(clean, PRODUCTS, {}) == clean and per_operator == []
-    # a price beyond the limit, another's unit, a new unit: each sends them all through
-    # the checks of validate_orderbook
-    for books in (
-        {"a": units(["a1"], price=900.0), "b": units(["b1"])},
-        {"a": units(["a1"]), "b": units(["a1"])},
-        {"a": units(["a2"]), "b": units(["b1"])},
+    # a price beyond the limit, another's unit, a new unit: only the books with such
+    # orders go through the checks of validate_orderbook
+    for books, checked in (
+        ({"a": units(["a1"], price=900.0), "b": units(["b1"])}, ["a"]),
+        ({"a": units(["a1"]), "b": units(["a1"])}, ["b"]),
+        ({"a": units([]), "b": units(["b1"]), "c": units(["c1"])}, ["c"]),
+        ({"a": units(["a2"]), "b": units(["b1"])}, ["a"]),
     ):
         per_operator.clear()
         rejections = {}
         validated = market._validated(books, PRODUCTS, rejections)
-        assert per_operator == ["a", "b"]
+        assert per_operator == checked
     assert validated["a"].unit_id.tolist() == ["a2"] and rejections == {}
-    assert market.owner_of == {"shared": "a", "a1": "a", "b1": "b", "a2": "a"}
+    assert market.owner_of == {"shared": "a", "a1": "a", "b1": "b", "c1": "c", "a2": "a"}
+    # without finite limits on a market, every book is checked
+    market.market = MarketConfig("EOM", [MarketProduct(H, 2, 0)], maximum_bid_volume=None)
+    per_operator.clear()
+    market._validated({"a": units(["a1"]), "b": units(["b1"])}, PRODUCTS, {})
+    assert per_operator == ["a", "b"]
