@@ -34,7 +34,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import machine, markdown_table, months_to_days, workdir  # noqa: E402
+from common import (  # noqa: E402
+    compile_bytecode,
+    machine,
+    markdown_table,
+    months_to_days,
+    workdir,
+)
 from generate_scenario import generate  # noqa: E402
 
 # calls assume's command line with sys.argv[2:] and writes the peaks (KiB) to sys.argv[1]
@@ -111,6 +117,7 @@ class TreeMemory(threading.Thread):
 
 def measure(args: list[str], report: Path) -> dict:
     """Wall seconds and peaks (MB) of ``assume ARGS`` in one process."""
+    compile_bytecode()
     command = [sys.executable, "-c", RUNNER, str(report), *args, "-l", "ERROR", "--no-progress"]
     began = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
