@@ -267,12 +267,11 @@ class MarketRole(MessengerRole):
         )
         products, submitted, rejections = self.open_books.pop(opening)
         senders = sorted(set(submitted) | set(rejections))
-        books = self._validated(
+        books, book = self._validated(
             {s: Orderbook.concat(submitted[s]) for s in senders if s in submitted},
             products,
             rejections,
         )
-        book = Orderbook.concat([books[s] for s in senders if s in books])
         result = self.clear(book, products)
         book.accepted_volume = result.accepted_volume
         book.accepted_price = result.accepted_price
@@ -288,9 +287,12 @@ class MarketRole(MessengerRole):
         if self.output_addr is not None:
             self._report(opening, products, book, result.meta)
 
-    def _validated(self, books: dict[str, Orderbook], products: np.ndarray, rejections: dict):
-        """The orderbooks of each operator (sorted ids) as the clearing takes them: orders
-        rejected (into ``rejections``) or clamped as :func:`validate_orderbook` says.
+    def _validated(
+        self, books: dict[str, Orderbook], products: np.ndarray, rejections: dict
+    ) -> tuple[dict[str, Orderbook], Orderbook]:
+        """The orderbooks of each operator (sorted ids) as the clearing takes them, and all of
+        them in one: orders rejected (into ``rejections``) or clamped as
+        :func:`validate_orderbook` says.
 
         In the common case, every order is for a unit its operator has bid before and within
         the market's limits; that is found for all operators at once, with a few numpy calls
@@ -305,7 +307,7 @@ class MarketRole(MessengerRole):
             ok = None if bounded is None else ok & bounded
         if ok is not None:
             if np.count_nonzero(ok) == len(ok):
-                return books
+                return books, whole
             # per operator: whether all its orders are fine (np.add.reduceat of an empty
             # book would take the next one's first order)
             bad = np.add.reduceat(~ok, np.cumsum([0] + lengths[:-1])) if len(ok) else []
@@ -332,7 +334,7 @@ class MarketRole(MessengerRole):
             validated[sender] = book
         if len(self.owner_of) != len(self._unit_owner):
             self._index_owners()
-        return validated
+        return validated, Orderbook.concat(list(validated.values()))
 
     def _index_owners(self) -> None:
         """Units claimed by now, sorted by id, and their owners' positions in self._owners."""

@@ -116,7 +116,7 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     monkeypatch.setattr(market_role, "validate_orderbook", counted)
     # the first clearing: "b" and "a" both bid unit "shared"; "a" comes first by id
     rejections = {}
-    books = market._validated(
+    books, _ = market._validated(
         {"a": units(["shared", "a1"]), "b": units(["b1", "shared"])},
         PRODUCTS,
         rejections,
@@ -128,7 +128,9 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     # owned units within the limits: one check for the whole book, the same books back
     per_operator.clear()
     clean = {"a": units(["a1", "shared"]), "b": units(["b1"])}
-    assert market._validated(clean, PRODUCTS, {}) == clean and per_operator == []
+    books, whole = market._validated(clean, PRODUCTS, {})
+    assert books == clean and per_operator == []
+    assert whole.unit_id.tolist() == ["a1", "shared", "b1"]
     # a price beyond the limit, another's unit, a new unit: only the books with such
     # orders go through the checks of validate_orderbook
     for books, checked in (
@@ -139,7 +141,8 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     ):
         per_operator.clear()
         rejections = {}
-        validated = market._validated(books, PRODUCTS, rejections)
+        validated, whole = market._validated(books, PRODUCTS, rejections)
+        assert whole.unit_id.tolist() == [u for b in validated.values() for u in b.unit_id]
         assert per_operator == checked
     assert validated["a"].unit_id.tolist() == ["a2"] and rejections == {}
     assert market.owner_of == {"shared": "a", "a1": "a", "b1": "b", "c1": "c", "a2": "a"}
