@@ -120,14 +120,17 @@ class BiddingStrategy:
         sides = len(per_product[0][1]) // len(self.rows)
         layout = self._layout(len(per_product), sides)
         window = layout.window
-        price = np.concatenate([p for p, _ in per_product])
-        volume = np.concatenate([v for _, v in per_product])
-        keep = volume != 0
+        if len(per_product) == 1:  # copies: the arrays may be views of the fleet's series
+            price = np.array(per_product[0][0], dtype="float64")
+            volume = np.array(per_product[0][1], dtype="float64")
+        else:
+            price = np.concatenate([p for p, _ in per_product])
+            volume = np.concatenate([v for _, v in per_product])
         # np.count_nonzero: .all() costs several times more on small arrays
-        kept = np.count_nonzero(keep)
+        kept = np.count_nonzero(volume)
         if not kept:
             return _NO_ORDERS
-        if kept == len(keep):
+        if kept == len(volume):
             book = Orderbook(
                 products[:, 0].take(window),
                 products[:, 1].take(window),
@@ -141,7 +144,7 @@ class BiddingStrategy:
             )
             self._placed = (book, layout.rows, window)
             return book
-        keep = np.flatnonzero(keep)
+        keep = np.flatnonzero(volume)
         window = window[keep]
         book = Orderbook(
             products[:, 0].take(window),
