@@ -104,6 +104,11 @@ def storage_cost(power, hours: float, units: dict):
     )
 
 
+# what one more batch of units costs storage_values, in candidate values (numpy calls per
+# step, measured against the cost of one value on the machines of benchmarks/RESULTS.md)
+BATCH_OVERHEAD = 4000
+
+
 def storage_values(
     price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -113,20 +118,70 @@ def storage_values(
     ``units`` maps STORAGE_PARAMETERS to (n,) arrays. Returns the ``soc_steps`` levels of
     state of charge from min_soc to max_soc (n, K) and the best revenue (EUR) from each
     level at the start of each step (H + 1, n, K); stored energy is worth nothing at the end.
+
+    Each step a unit moves by at most as many levels as its power allows; units are solved
+    in batches of similar reach (see :func:`reach_batches`), so that storages that fill in
+    eight hours do not pay for the moves of one that fills in two.
     """
     n, length = availability.shape
     span = units["max_soc"] - units["min_soc"]
     levels = units["min_soc"][:, None] + span[:, None] * (np.arange(soc_steps) / (soc_steps - 1))
     level_energy = span * units["capacity"] / (soc_steps - 1)
     terms = storage_terms(price, availability, hours, units)
-    # the widest move, in levels, that full power allows in one step
+    tolerance = POWER_TOLERANCE * hours
+    # the widest move of each unit, in levels, that full power allows in one step (with the
+    # tolerance storage_reward grants, so that every feasible move is in reach)
     with np.errstate(divide="ignore", invalid="ignore"):
-        reach_in = np.where(level_energy[:, None] > 0, terms["most_in"] / level_energy[:, None], 0)
-        reach_out = np.where(
-            level_energy[:, None] > 0, terms["most_out"] / level_energy[:, None], 0
-        )
-    reach_in = min(int(np.ceil(reach_in.max(initial=0.0))), soc_steps - 1)
-    reach_out = min(int(np.ceil(reach_out.max(initial=0.0))), soc_steps - 1)
+        positive = level_energy[:, None] > 0
+        reach_in = np.where(positive, (terms["most_in"] + tolerance) / level_energy[:, None], 0)
+        reach_out = np.where(positive, (terms["most_out"] + tolerance) / level_energy[:, None], 0)
+    reach_in = np.minimum(np.ceil(reach_in.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
+    reach_out = np.minimum(np.ceil(reach_out.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
+    values = np.zeros((length + 1, n, soc_steps))
+    for rows in reach_batches(reach_in, reach_out, soc_steps):
+        if len(rows) == n:
+            _backward(values, terms, level_energy, hours, reach_in.max(), reach_out.max())
+        else:
+            part = np.zeros((length + 1, len(rows), soc_steps))
+            _backward(
+                part,
+                {key: term[rows] for key, term in terms.items()},
+                level_energy[rows],
+                hours,
+                reach_in[rows].max(),
+                reach_out[rows].max(),
+            )
+            values[:, rows] = part
+    return levels, values
+
+
+def reach_batches(reach_in: np.ndarray, reach_out: np.ndarray, soc_steps: int) -> list:
+    """Rows of units to solve together: a batch costs (its widest moves) x (units) x levels
+    per step, plus BATCH_OVERHEAD. Units sorted by reach, split where that costs least
+    (exactly, over the ways to cut the sorted list)."""
+    n = len(reach_in)
+    order = np.lexsort((np.arange(n), reach_in + reach_out))
+    ins, outs = reach_in[order].tolist(), reach_out[order].tolist()
+    # best[j]: least cost of the first j units in sorted order; cut[j]: where its last batch starts
+    best, cut = [0] + [None] * n, [0] * (n + 1)
+    for j in range(1, n + 1):
+        widest_in = widest_out = 0
+        for i in range(j - 1, -1, -1):  # the last batch: sorted units i .. j-1
+            widest_in, widest_out = max(widest_in, ins[i]), max(widest_out, outs[i])
+            cost = best[i] + (widest_in + widest_out + 1) * (j - i) * soc_steps + BATCH_OVERHEAD
+            if best[j] is None or cost < best[j]:
+                best[j], cut[j] = cost, i
+    batches, j = [], n
+    while j:
+        batches.append(np.sort(order[cut[j] : j]))
+        j = cut[j]
+    return batches[::-1]
+
+
+def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, reach_out: int):
+    """Fill ``values`` (H + 1, n, K) by backward induction for units that move at most
+    ``reach_in`` levels up and ``reach_out`` down in a step."""
+    soc_steps = values.shape[2]
     offsets = np.arange(-reach_out, reach_in + 1)
     width = len(offsets)
     # reward[t, w, u, 0]: unit u moving by offsets[w] levels in step t
@@ -135,18 +190,16 @@ def storage_values(
         {key: term.T[:, None, :] for key, term in terms.items()},
         hours,
     )[..., None]
-
-    values = np.zeros((length + 1, n, soc_steps))
+    n = values.shape[1]
     # window[w, u, k] is the next value at level k + offsets[w] (-inf beyond the ends); moves
     # first, so that the max over them runs over contiguous (n, K) planes
     padded = np.full((n, soc_steps + width - 1), -np.inf)
     window = sliding_window_view(padded, width, axis=1).transpose(2, 0, 1)
     candidates = np.empty((width, n, soc_steps))
-    for t in range(length - 1, -1, -1):
+    for t in range(values.shape[0] - 2, -1, -1):
         padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
         np.add(window, reward[t], out=candidates)
         candidates.max(axis=0, out=values[t])
-    return levels, values
 
 
 def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ from assume.strategies.optimized import (
     STORAGE_PARAMETERS,
     PowerPlantEnergyOptimizedStrategy,
     StorageEnergyOptimizedStrategy,
+    _backward,
+    reach_batches,
+    storage_terms,
     storage_values,
 )
 from assume.timeutil import TimeIndex
@@ -175,6 +178,61 @@ def test_value_function_matches_brute_force_over_all_level_paths():
                 gain = (price * power).sum() - 2 * power[power > 0].sum()
                 best = max(best, gain)
             assert values[0, 0, start] == pytest.approx(best)
+
+
+def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values():
+    """Storages that fill in two hours and in eight are solved apart (each batch only tries
+    the moves its units can make), and each unit's values are exactly those of solving all
+    units together with the widest moves any of them can make."""
+    # a unit's reach in levels (up, down): three slow units and a fast one
+    assert [
+        b.tolist() for b in reach_batches(np.array([5, 90, 5, 6]), np.array([5, 95, 6, 5]), 201)
+    ] == [
+        [0, 2, 3],
+        [1],
+    ]
+    # alike units stay together: one more batch costs more than the moves it saves
+    assert [b.tolist() for b in reach_batches(np.array([5, 6, 5]), np.array([5, 5, 6]), 201)] == [
+        [0, 1, 2]
+    ]
+    rng = np.random.default_rng(11)
+    steps, hours, levels = 30, 1.0, 101
+    power = np.array([50.0, 10.0, 10.0, 40.0, 10.0])
+    given = {
+        "max_power_charge": -power,
+        "max_power_discharge": power,
+        "capacity": power * np.array([2, 8, 8, 2, 6]),
+        "efficiency_charge": np.array([0.93, 0.85, 0.95, 0.91, 0.8]),
+        "efficiency_discharge": np.array([0.9, 0.9, 0.85, 0.95, 0.8]),
+        "min_power_discharge": np.array([0, 0, 2.0, 0, 0]),
+    }
+    units = {
+        key: given[key] if key in given else np.full(5, float(StorageFleet.parameters[key]))
+        for key in STORAGE_PARAMETERS
+    }
+    price = rng.uniform(-100, 100, steps)
+    availability = np.ones((5, steps))
+    availability[:, ::3] = rng.uniform(0.5, 1.0, (5, 10))
+    _, values = storage_values(price, availability, hours, units, levels)
+    # all together, with the widest reach any of them has
+    level_energy = units["capacity"] / (levels - 1)
+    terms = storage_terms(price, availability, hours, units)
+    together = np.zeros_like(values)
+    widest = int(np.ceil((terms["most_in"] / level_energy[:, None]).max())) + 1
+    widest_out = int(np.ceil((terms["most_out"] / level_energy[:, None]).max())) + 1
+    _backward(together, terms, level_energy, hours, widest, widest_out)
+    assert np.array_equal(values, together)
+    assert len(reach_batches(*_reaches(terms, level_energy, hours, levels), levels)) > 1
+
+
+def _reaches(terms, level_energy, hours, levels):
+    tolerance = 1e-6 * hours
+    reach_in = np.ceil(((terms["most_in"] + tolerance) / level_energy[:, None]).max(axis=1))
+    reach_out = np.ceil(((terms["most_out"] + tolerance) / level_energy[:, None]).max(axis=1))
+    return (
+        np.minimum(reach_in, levels - 1).astype(int),
+        np.minimum(reach_out, levels - 1).astype(int),
+    )
 
 
 def test_orders_clear_when_the_forecast_is_right():
