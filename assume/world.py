@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 OUTPUT_AGENT = "output"
 
 
+# rough CPU time (microseconds) of a units operator's messages at each opening of a market it
+# bids on (the opening, its orders, the market's answer; see World.operator_work)
+OPENING_WORK = 60.0
+
+
 @dataclass
 class _Operator:
     fleets: dict[str, Fleet] = field(default_factory=dict)
@@ -201,6 +206,26 @@ class World:
         fleet.add(id, params, series or {})
         operator.bidding[id] = (unit_type, bidding)
         self.unit_owner[id] = unit_operator_id
+
+    def operator_work(self, operator_id: str) -> float:
+        """A rough estimate of the CPU time (microseconds) an operator's bidding costs per
+        simulated day: its units' strategies' :meth:`~BiddingStrategy.work` at each opening,
+        and its messages. ``assume -p`` balances operators over workers by it."""
+        operator = self.unit_operators[operator_id]
+        total = 0.0
+        markets = set()
+        for unit_id, (unit_type, bidding) in operator.bidding.items():
+            params = operator.fleets[unit_type].unit_parameters(unit_id) if bidding else {}
+            for market_id, name in bidding.items():
+                market = self.markets[market_id]
+                work = get_strategy(name, unit_type).work(
+                    params, market, self.index.step, self.bidding_params
+                )
+                total += work * 86400 / market.opening_frequency
+                markets.add(market_id)
+        for market_id in markets:
+            total += OPENING_WORK * 86400 / self.markets[market_id].opening_frequency
+        return total
 
     # -- running -----------------------------------------------------------------------
     def _strategy_groups(

@@ -15,9 +15,10 @@ market_orders, market_dispatch and unit_dispatch are byte-identical to the one-p
 machine's ceiling (benchmarks/ceiling.py): how much faster as many processes as there are cores
 run the storages' programme at once than one process alone.
 
-Workers receive whole units operators (sorted ids, round robin), so the default 8 operators of
-8 storages each give every worker of 1, 2, 4 or 8 the same strategy work; the script prints the
-storages per worker.
+Workers receive whole units operators, balanced by the estimated work of their strategies
+(``World.operator_work``): a storage's dynamic programme costs about foresight x levels x the
+moves in its reach, so with the scenario's random durations (2-8 h) operators of 8 storages
+each differ by up to 1.6x. The script prints the storages per worker.
 
 Why a foresight of 168h and 201 levels of state of charge rather than the strategy's defaults
 (24h, 101): with the defaults the storages' dynamic programme is about half of a one-process run
@@ -45,20 +46,25 @@ from common import first_difference, machine, markdown_table, timed, workdir  # 
 from generate_scenario import generate  # noqa: E402
 
 from assume.distributed.settings import assign_operators  # noqa: E402
-
-UNIT_TABLES = ("powerplant_units.csv", "demand_units.csv", "storage_units.csv")
+from assume.scenario.build import build_world  # noqa: E402
+from assume.scenario.loader import load_scenario  # noqa: E402
+from assume.world import World  # noqa: E402
 
 
 def storages_per_worker(folder: Path, workers: int) -> list[int]:
-    """How many storages each of ``workers`` worker processes runs, as -p assigns operators."""
-    operators: Counter[str] = Counter()
-    for table in UNIT_TABLES:
-        with open(folder / table, newline="") as handle:
-            for row in csv.DictReader(handle):
-                operators[row["unit_operator"]] += table == "storage_units.csv"
+    """How many storages each of ``workers`` worker processes runs, as -p assigns operators
+    (by the estimated work of their strategies, see World.operator_work)."""
+    world = World()
+    build_world(load_scenario(str(folder.parent), folder.name, "base"), world, progress=False)
+    public = list(world.unit_operators)
+    work = {operator: world.operator_work(operator) for operator in public}
+    storages: Counter[str] = Counter()
+    with open(folder / "storage_units.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            storages[row["unit_operator"]] += 1
     return [
-        sum(operators[operator] for operator in group)
-        for group in assign_operators(list(operators), workers)
+        sum(storages[operator] for operator in group)
+        for group in assign_operators(public, workers, work)
     ]
 
 

@@ -127,10 +127,23 @@ class DistributedSettings:
         )
 
 
-def assign_operators(operator_ids: list[str], workers: int) -> list[list[str]]:
-    """Spread units operators over workers deterministically (sorted ids, round robin)."""
-    ordered = sorted(operator_ids)
-    return [ordered[index::workers] for index in range(workers)]
+def assign_operators(
+    operator_ids: list[str], workers: int, work: dict[str, float] | None = None
+) -> list[list[str]]:
+    """Spread units operators over workers deterministically, so that each worker gets about
+    the same ``work`` (an estimate per operator; without it, the same number of operators):
+    the costliest operator first, each to the worker with the least work so far (the lowest
+    index among equals). Operators of equal work go round robin in order of their ids. Each
+    worker's operators are listed in order of their ids."""
+    work = work or {}
+    ordered = sorted(operator_ids, key=lambda o: (-work.get(o, 1.0), o))
+    loads = [0.0] * workers
+    assigned: list[list[str]] = [[] for _ in range(workers)]
+    for operator in ordered:
+        least = min(range(workers), key=lambda index: (loads[index], len(assigned[index]), index))
+        assigned[least].append(operator)
+        loads[least] += work.get(operator, 1.0)
+    return [sorted(group) for group in assigned]
 
 
 def host_port(text: str, default_port: int, what: str) -> tuple[str, int]:

@@ -37,7 +37,8 @@ class WorkerRunner:
                 )
             assigned = list(settings.operators)
         else:
-            assigned = assign_operators(public, settings.workers)[settings.worker_index]
+            work = {operator: world.operator_work(operator) for operator in public}
+            assigned = assign_operators(public, settings.workers, work)[settings.worker_index]
         return assigned + [i for i, o in world.unit_operators.items() if o.private]
 
     async def run(self) -> dict:

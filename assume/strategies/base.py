@@ -36,12 +36,26 @@ class _Layout:
     no_volume: np.ndarray  # accepted_volume before clearing (0)
 
 
+# rough CPU time (microseconds, on the machines of benchmarks/RESULTS.md) of bidding one unit
+# for one product and of booking the answer: the work of a naive strategy
+PRODUCT_WORK = 20.0
+
+
 class BiddingStrategy:
     """Base class: subclasses implement :meth:`calculate_bids` for the unit types they name."""
 
     unit_types: ClassVar[tuple[str, ...]] = ()
     #: True if bids look at executed dispatch of earlier steps beyond what the fleet needs
     uses_history: ClassVar[bool] = False
+
+    @classmethod
+    def work(cls, unit: dict, market: MarketConfig, step: int, params: dict) -> float:
+        """A rough estimate of the CPU time (microseconds) one unit with parameters ``unit``
+        costs at each opening of ``market`` (index step ``step`` s; ``params``: the study
+        case's bidding_strategy_params). ``assume -p`` balances units operators over workers
+        by it; only the ratios between strategies matter. The default: PRODUCT_WORK per
+        product."""
+        return PRODUCT_WORK * sum(product.count for product in market.products)
 
     def __init__(
         self,

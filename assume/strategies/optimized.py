@@ -107,6 +107,9 @@ def storage_cost(power, hours: float, units: dict):
 # what one more batch of units costs storage_values, in candidate values (numpy calls per
 # step, measured against the cost of one value on the machines of benchmarks/RESULTS.md)
 BATCH_OVERHEAD = 4000
+# microseconds per candidate move of storage_values on those machines (see
+# StorageEnergyOptimizedStrategy.work)
+MOVE_WORK = 0.0025
 
 
 def storage_values(
@@ -350,6 +353,27 @@ class StorageEnergyOptimizedStrategy(_OptimizedStrategy):
                 f"strategy {self.name!r}: soc_steps must be an integer >= 2, got {soc_steps!r}"
             )
         self.soc_steps = soc_steps
+
+    @classmethod
+    def work(cls, unit: dict, market, step: int, params: dict) -> float:
+        """The dynamic programme's candidate moves per opening (foresight steps x levels x
+        the moves in the unit's reach, see storage_values) at about MOVE_WORK each."""
+        try:
+            foresight = parse_duration(params.get("optimized_foresight", "24h"), "")
+            soc_steps = int(params.get("soc_steps", 101))
+            level = (unit["max_soc"] - unit["min_soc"]) * unit["capacity"] / (soc_steps - 1)
+            hours = step / 3600.0
+            reach = min(
+                abs(unit["max_power_charge"]) * unit["efficiency_charge"] * hours / level
+                + abs(unit["max_power_discharge"]) / unit["efficiency_discharge"] * hours / level,
+                2 * (soc_steps - 1),
+            )
+        except (ConfigurationError, TypeError, ValueError, ZeroDivisionError, KeyError):
+            return super().work(unit, market, step, params)
+        if not np.isfinite(reach):
+            reach = 2 * (soc_steps - 1)
+        moves = -(-foresight // step) * soc_steps * (reach + 3)
+        return MOVE_WORK * moves + super().work(unit, market, step, params)
 
     def calculate_bids(self, products: np.ndarray) -> Orderbook:
         fleet, rows = self.fleet, self.rows

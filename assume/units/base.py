@@ -144,6 +144,13 @@ class Fleet:
         self.prepare()
         self.ready(1)
 
+    def unit_parameters(self, name: str) -> dict[str, float]:
+        """The numeric parameters of unit ``name`` (checked; before or after :meth:`freeze`)."""
+        row = self.row_of[name]
+        if not self.frozen:
+            return {key: self._pending[row][0][key] for key in self.parameters}
+        return {key: float(self.p[key][row]) for key in self.parameters}
+
     def timeline(self, extra_steps: int = 0) -> np.ndarray:
         """A new (units, index length + ``extra_steps``) array of zeros that :meth:`release`
         trims."""

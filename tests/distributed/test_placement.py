@@ -1,15 +1,76 @@
-"""Where units operators run: an explicit assignment, and private units a worker brings."""
+"""Where units operators run: balanced by their estimated work, an explicit assignment, and
+private units a worker brings."""
 
 import csv
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
+
+from assume import MarketConfig, MarketProduct, World
+from assume.distributed.settings import assign_operators
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "inputs" / "example_01"
 COMMAND = [sys.executable, "-m", "assume", "-l", "INFO", "--no-progress"]
+
+
+def test_operators_of_equal_work_go_round_robin_in_order_of_their_ids():
+    operators = [f"op{i}" for i in (3, 1, 4, 0, 2)]
+    assert assign_operators(operators, 2) == [["op0", "op2", "op4"], ["op1", "op3"]]
+    same = {operator: 7.0 for operator in operators}
+    assert assign_operators(operators, 2, same) == assign_operators(operators, 2)
+    assert assign_operators(operators, 8)[5:] == [[], [], []]
+
+
+def test_operators_are_balanced_by_their_work():
+    work = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 3.0, "e": 3.0}
+    # the costliest first, each to the worker with the least work: 5+3 against 4+3+3
+    assert assign_operators(list(work), 2, work) == [["a", "d"], ["b", "c", "e"]]
+    # the same for every order of the ids given
+    assert assign_operators(sorted(work, reverse=True), 2, work) == [["a", "d"], ["b", "c", "e"]]
+
+
+def test_an_operator_of_fast_optimising_storages_weighs_more():
+    """The work estimate -p balances by: with a week's foresight and 201 levels, a storage
+    that fills in two hours tries about four times the moves of one that fills in eight, and
+    both cost far more than a naive unit."""
+    world = World()
+    world.setup(
+        start=0,
+        end=3 * 86400,
+        simulation_id="work",
+        time_step="1h",
+        bidding_params={"optimized_foresight": "168h", "soc_steps": 201},
+    )
+    world.add_market_operator("market")
+    world.add_market(
+        "market", MarketConfig("DAM", [MarketProduct(3600, 24, 86400)], opening_frequency=86400)
+    )
+    hours = {"fast": 2, "slow": 8}
+    for name, duration in hours.items():
+        world.add_unit_operator(name)
+        world.add_unit(
+            f"{name}_storage",
+            "storage",
+            name,
+            {"max_power_charge": 10, "max_power_discharge": 10, "capacity": 10 * duration},
+            bidding_strategies={"DAM": "storage_energy_optimized"},
+        )
+    world.add_unit_operator("naive")
+    world.add_unit(
+        "plant",
+        "power_plant",
+        "naive",
+        {"max_power": 100, "fuel_type": "lignite", "efficiency": 0.4},
+        series={"fuel_price": np.full(world.index.length, 5.0)},
+        bidding_strategies={"DAM": "powerplant_energy_naive"},
+    )
+    fast, slow, naive = (world.operator_work(name) for name in ("fast", "slow", "naive"))
+    assert naive < slow / 5
+    assert 3.0 < (fast - naive) / (slow - naive) < 4.5
 
 
 def run_all(commands: list[list[str]]) -> list[str]:
