@@ -308,10 +308,11 @@ class MarketRole(MessengerRole):
         if ok is not None:
             if np.count_nonzero(ok) == len(ok):
                 return books, whole
-            # per operator: whether all its orders are fine (np.add.reduceat of an empty
-            # book would take the next one's first order)
-            bad = np.add.reduceat(~ok, np.cumsum([0] + lengths[:-1])) if len(ok) else []
-            fine = [size == 0 or not flagged for size, flagged in zip(lengths, bad, strict=True)]
+            # per operator: whether all its orders are fine (counts of bad orders before each
+            # book's end, so that empty books take nothing)
+            bad_before = np.concatenate([[0], np.cumsum(~ok)])
+            ends = np.cumsum(lengths)
+            fine = (bad_before[ends] == bad_before[ends - lengths]).tolist()
         else:
             fine = [False] * len(senders)
         validated = {}

@@ -137,6 +137,7 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
         ({"a": units(["a1"], price=900.0), "b": units(["b1"])}, ["a"]),
         ({"a": units(["a1"]), "b": units(["a1"])}, ["b"]),
         ({"a": units([]), "b": units(["b1"]), "c": units(["c1"])}, ["c"]),
+        ({"a": units(["a1"], price=900.0), "b": units([])}, ["a"]),
         ({"a": units(["a2"]), "b": units(["b1"])}, ["a"]),
     ):
         per_operator.clear()
