@@ -57,10 +57,38 @@ class ManagerRunner(LocalRunner):
             for index in sorted(clock.members)
             for operator_id in clock.operators[index]
         ]
+        self._check_placement()
         known = set(self.world.unit_operators)
         unknown = [a.aid for a in self.operator_agents if a.aid not in known]
         if unknown:
             logger.info("workers bring units operators of their own: %s", ", ".join(unknown))
+
+    def _check_placement(self) -> None:
+        """Every units operator of the scenario must run on exactly one worker. Workers place
+        them by the scenario's ids and the estimated work of their units, each on its own, so
+        workers whose scenario files differ could leave one out (its units would silently
+        not bid) or run one twice."""
+        clock = self.manager_clock
+        run_by: dict[str, list[int]] = {}
+        for index in sorted(clock.members):
+            for operator_id in clock.operators[index]:
+                run_by.setdefault(operator_id, []).append(index)
+        twice = [
+            f"{operator} (workers {', '.join(map(str, workers))})"
+            for operator, workers in sorted(run_by.items())
+            if len(workers) > 1
+        ]
+        missing = [o for o in sorted(self.world.unit_operators) if o not in run_by]
+        if twice or missing:
+            problems = ([f"not run by any worker: {', '.join(missing)}"] if missing else []) + (
+                [f"run twice: {'; '.join(twice)}"] if twice else []
+            )
+            raise PeerError(
+                f"the workers' placement of units operators does not add up ({'; '.join(problems)})"
+                ". Every worker must run the same scenario (the same unit tables and "
+                "bidding_strategy_params), or the config's distributed.assignment must place "
+                "every operator once."
+            )
 
     async def settle(self, moment: float | None = None) -> float | None:
         try:

@@ -2,6 +2,7 @@
 private units a worker brings."""
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,34 @@ def test_explicit_assignment_in_the_config(tmp_path, port):
     logs = distributed(config, port, tmp_path / "out")
     assert "worker 0 joined with operators eom_de, Operator 4" in logs[1]
     assert "worker 1 joined with operators Operator 1, Operator 2, Operator 3" in logs[2]
+
+
+def test_workers_whose_scenarios_differ_are_told_so_before_the_run(tmp_path, port):
+    """Workers place operators by the work of their units, each on its own: one whose unit
+    table differs places them differently, and the manager stops before anything runs."""
+    config = scenario_config(tmp_path)
+    changed = tmp_path / "changed"
+    shutil.copytree(EXAMPLE, changed / "example_01")
+    units = changed / "example_01" / "powerplant_units.csv"
+    units.write_text(units.read_text().replace(",,,Operator 2\n", ",,,Operator 4\n", 1))
+    other = yaml.safe_load(config.read_text())
+    other["base"]["input_path"] = str(changed / "example_01")
+    (changed / "config.yaml").write_text(yaml.safe_dump(other))
+    common = ["--workers", "2"]
+    worker = [*COMMAND, *common, "--role", "worker", "--manager", f"127.0.0.1:{port}"]
+    processes = [
+        subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        for command in (
+            [*COMMAND, "--config", str(config), *common, "--role", "manager", "--port", str(port)],
+            [*worker, "--config", str(config), "--worker-index", "0"],
+            [*worker, "--config", str(changed / "config.yaml"), "--worker-index", "1"],
+        )
+    ]
+    errors = [process.communicate(timeout=300)[1] for process in processes]
+    assert processes[0].returncode != 0
+    assert "placement of units operators does not add up" in errors[0]
+    assert "not run by any worker: Operator 2, Operator 4" in errors[0]
+    assert "run twice: Operator 1 (workers 0, 1); Operator 3 (workers 0, 1)" in errors[0]
 
 
 def test_private_units_stay_on_their_worker(tmp_path, port):
