@@ -223,7 +223,7 @@ class World:
                 )
                 total += work * 86400 / market.opening_frequency
                 markets.add(market_id)
-        for market_id in markets:
+        for market_id in sorted(markets):  # a set's order differs between processes
             total += OPENING_WORK * 86400 / self.markets[market_id].opening_frequency
         return total
 
