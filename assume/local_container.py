@@ -39,8 +39,8 @@ class LocalContainer(Container):
         super().__init__(addr=name, name=name, codec=JSON(), clock=clock)
         self._mail: deque[tuple[Any, Any, dict]] = deque()
         self._draining = False
-        # agent -> (its subscription list, the list's length when routed, the route)
-        self._routes: dict[Any, tuple[list, int, tuple | None]] = {}
+        # agent -> (its _shape when routed, the route)
+        self._routes: dict[Any, tuple[tuple | None, tuple | None]] = {}
 
     async def send_message(
         self, content: Any, receiver_addr: AgentAddress, sender_id: str | None = None, **kwargs
@@ -73,15 +73,11 @@ class LocalContainer(Container):
         while mail:
             receiver, content, meta = mail.popleft()
             try:
-                subscriptions = _subscriptions(receiver)
+                shape = _shape(receiver)
                 known = routes.get(receiver)
-                if (
-                    known is None
-                    or known[0] is not subscriptions
-                    or known[1] != len(subscriptions or ())
-                ):
-                    known = self._route(receiver)
-                route = known[2]
+                if known is None or known[0] != shape:
+                    known = self._route(receiver, shape)
+                route = known[1]
                 if (
                     route is None
                     or receiver._forwarding_rules
@@ -98,34 +94,48 @@ class LocalContainer(Container):
                 logger.exception("agent %s failed on a %s", receiver.aid, type(content).__name__)
         self._draining = False
 
-    def _route(self, agent) -> tuple[list, int, tuple | None]:
+    def _route(self, agent, shape: tuple | None) -> tuple[tuple | None, tuple | None]:
         """What mango's dispatch would do with a message to ``agent``, if no more than call
         its roles' subscriptions: their (role, condition, handler), else None (mango
-        dispatches). Kept until the agent's subscriptions change."""
+        dispatches). Kept while the agent's :func:`_shape` stays the same."""
         route = None
-        subscriptions = _subscriptions(agent)
-        topology = getattr(agent, "_services", {}).get(TopologyService)
         if (
-            isinstance(agent, RoleAgent)
+            shape is not None
+            and isinstance(agent, RoleAgent)
             and type(agent)._dispatch_message is Agent._dispatch_message
             and type(agent).handle_message is RoleAgent.handle_message
-            and isinstance(subscriptions, list)
             and not agent._behavior_message_subs
             and agent._dispatches_to_handle_message
             and not tracing.is_tracing()
-            and (topology is None or not topology._tid_to_health)
+            and not shape[-1]  # no topology with edge health
             # mango calls every role's handle_message unless a subscription is named so
             and all(type(r).handle_message is Role.handle_message for r in agent.roles)
             and all(
                 preprocessor is None and getattr(method, "__name__", "") != "handle_message"
-                for _, _, method, _, preprocessor in subscriptions
+                for _, _, method, _, preprocessor in agent._role_handler._message_subs
             )
         ):
-            route = tuple((role, accepts, method) for role, accepts, method, _, _ in subscriptions)
-        known = self._routes[agent] = (subscriptions, len(subscriptions or ()), route)
+            route = tuple(
+                (role, accepts, method)
+                for role, accepts, method, _, _ in agent._role_handler._message_subs
+            )
+        known = self._routes[agent] = (shape, route)
         return known
 
 
-def _subscriptions(agent) -> list | None:
-    """A role agent's list of message subscriptions (mango's RoleHandler._message_subs)."""
-    return getattr(getattr(agent, "_role_handler", None), "_message_subs", None)
+def _shape(agent) -> tuple | None:
+    """What decides whether mango's dispatch of a message to ``agent`` does more than call
+    its roles' subscriptions (see LocalContainer._route); None for agents without roles."""
+    handler = getattr(agent, "_role_handler", None)
+    subscriptions = getattr(handler, "_message_subs", None)
+    if not isinstance(subscriptions, list):
+        return None
+    topology = getattr(getattr(agent, "context", None), "_services", {}).get(TopologyService)
+    return (
+        id(subscriptions),
+        len(subscriptions),
+        len(handler._roles),
+        len(agent._behavior_message_subs),
+        tracing.is_tracing(),
+        bool(topology is not None and topology._tid_to_health),
+    )

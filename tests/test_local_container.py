@@ -77,7 +77,7 @@ def test_messages_reach_role_subscriptions_directly_in_sending_order():
     assert words.got == ["x", "y"]
     assert numbers.got == ["x", 1, "y"]
     # the agent was routed directly: its entry holds the subscriptions to call
-    (route,) = [known[2] for known in container._routes.values()]
+    (route,) = [known[1] for known in container._routes.values()]
     assert route is not None and len(route) == 2
     # the float matched no subscription: not counted as handled
     assert agents["link"].counter.received == 3
@@ -105,7 +105,7 @@ def test_agents_using_more_of_mango_go_through_its_dispatch():
     assert plain.got == ["x", 3]
     assert recorder.got == ["x"]
     (whole,) = [known for agent, known in container._routes.items() if agent.aid == "whole"]
-    assert whole[2] is None
+    assert whole[1] is None
     # a message that a forwarding rule matches is forwarded, not handled where it arrived
     assert kept.got == []
 
@@ -124,3 +124,26 @@ def test_importing_assume_does_not_import_networkx_until_it_is_used():
     ).stdout.split("\n")
     assert out[0] == "_Deferred"
     assert out[1] == "module True"
+
+
+def test_a_role_added_later_is_routed_as_mango_would():
+    """The direct route is kept only while the agent's roles and subscriptions stay as they
+    were: a role added after the first message (one that takes every message through
+    handle_message) gets the messages after it."""
+    late = WholeMessages()
+
+    def build(container, link):
+        recorder = Recorder()
+        agent = _agent(container, link, "a", recorder)
+
+        def add_late_role(content, meta):
+            if content == "add":
+                agent.add_role(late)
+
+        recorder.on(str, add_late_role)
+        return {"roles": (recorder,), "send": [("x", "a"), ("add", "a"), ("y", "a")]}
+
+    agents, container = _run(build)
+    (recorder,) = agents["roles"]
+    assert recorder.got == ["x", "add", "y"]
+    assert late.got == ["y"]
