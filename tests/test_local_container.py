@@ -2,8 +2,6 @@
 for agents that use more of mango than subscriptions."""
 
 import asyncio
-import subprocess
-import sys
 
 from mango import ExternalClock, Role, RoleAgent, activate
 from mango.messages.message import AgentAddress
@@ -108,22 +106,6 @@ def test_agents_using_more_of_mango_go_through_its_dispatch():
     assert whole[1] is None
     # a message that a forwarding rule matches is forwarded, not handled where it arrived
     assert kept.got == []
-
-
-def test_importing_assume_does_not_import_networkx_until_it_is_used():
-    code = (
-        "import sys, assume, mango\n"
-        "print(type(sys.modules['networkx']).__name__)\n"
-        "from mango.util import tracing\n"
-        "graph = tracing.nx.DiGraph(); graph.add_edge('a', 'b')\n"
-        "import networkx\n"
-        "print(type(sys.modules['networkx']).__name__, networkx.is_directed_acyclic_graph(graph))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    assert out[0] == "_Deferred"
-    assert out[1] == "module True"
 
 
 def test_a_role_added_later_is_routed_as_mango_would():
