@@ -11,6 +11,8 @@ opening plans again from what really cleared.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -107,6 +109,8 @@ def storage_cost(power, hours: float, units: dict):
 # what one more batch of units costs storage_values, in candidate values (numpy calls per
 # step, measured against the cost of one value on the machines of benchmarks/RESULTS.md)
 BATCH_OVERHEAD = 4000
+# places reach_batches considers for cutting a group into batches
+MAX_CUTS = 48
 # microseconds per candidate move of storage_values on those machines (see
 # StorageEnergyOptimizedStrategy.work)
 MOVE_WORK = 0.0025
@@ -160,24 +164,35 @@ def storage_values(
 
 def reach_batches(reach_in: np.ndarray, reach_out: np.ndarray, soc_steps: int) -> list:
     """Rows of units to solve together: a batch costs (its widest moves) x (units) x levels
-    per step, plus BATCH_OVERHEAD. Units sorted by reach, split where that costs least
-    (exactly, over the ways to cut the sorted list)."""
+    per step, plus BATCH_OVERHEAD. Units sorted by reach, cut where that costs least: exactly,
+    over the ways to cut the sorted list between units of different reach (at most
+    MAX_CUTS places, evenly spread, so that a large group costs little to plan)."""
     n = len(reach_in)
+    if not n:
+        return []
     order = np.lexsort((np.arange(n), reach_in + reach_out))
-    ins, outs = reach_in[order].tolist(), reach_out[order].tolist()
-    # best[j]: least cost of the first j units in sorted order; cut[j]: where its last batch starts
-    best, cut = [0] + [None] * n, [0] * (n + 1)
-    for j in range(1, n + 1):
+    ins, outs = reach_in[order], reach_out[order]
+    cuts = np.flatnonzero(np.diff(ins + outs)) + 1
+    if len(cuts) > MAX_CUTS:
+        cuts = np.unique(cuts[np.linspace(0, len(cuts) - 1, MAX_CUTS).round().astype(int)])
+    points = [0, *cuts.tolist(), n]
+    # the widest moves within each stretch between two places to cut
+    stretch_in = [int(ins[a:b].max()) for a, b in itertools.pairwise(points)]
+    stretch_out = [int(outs[a:b].max()) for a, b in itertools.pairwise(points)]
+    # best[j]: least cost of the units before points[j]; start[j]: where its last batch starts
+    best, start = [0] + [None] * (len(points) - 1), [0] * len(points)
+    for j in range(1, len(points)):
         widest_in = widest_out = 0
-        for i in range(j - 1, -1, -1):  # the last batch: sorted units i .. j-1
-            widest_in, widest_out = max(widest_in, ins[i]), max(widest_out, outs[i])
-            cost = best[i] + (widest_in + widest_out + 1) * (j - i) * soc_steps + BATCH_OVERHEAD
+        for i in range(j - 1, -1, -1):  # the last batch: the stretches i .. j-1
+            widest_in, widest_out = max(widest_in, stretch_in[i]), max(widest_out, stretch_out[i])
+            size = points[j] - points[i]
+            cost = best[i] + (widest_in + widest_out + 1) * size * soc_steps + BATCH_OVERHEAD
             if best[j] is None or cost < best[j]:
-                best[j], cut[j] = cost, i
-    batches, j = [], n
+                best[j], start[j] = cost, i
+    batches, j = [], len(points) - 1
     while j:
-        batches.append(np.sort(order[cut[j] : j]))
-        j = cut[j]
+        batches.append(np.sort(order[points[start[j]] : points[j]]))
+        j = start[j]
     return batches[::-1]
 
 

@@ -10,7 +10,7 @@ import pytest
 from assume import MarketConfig, MarketProduct, World
 from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
-from assume.strategies import get_strategy
+from assume.strategies import get_strategy, optimized
 from assume.strategies.optimized import (
     STORAGE_PARAMETERS,
     PowerPlantEnergyOptimizedStrategy,
@@ -223,6 +223,39 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
     _backward(together, terms, level_energy, hours, widest, widest_out)
     assert np.array_equal(values, together)
     assert len(reach_batches(*_reaches(terms, level_energy, hours, levels), levels)) > 1
+
+
+def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
+    """With more distinct reaches than reach_batches considers places to cut, the batches
+    still hold every unit once, and the values are those of one wide solve."""
+    monkeypatch.setattr(optimized, "MAX_CUTS", 4)
+    rng = np.random.default_rng(5)
+    n, steps, hours, levels = 120, 6, 1.0, 12
+    power = rng.uniform(5, 50, n)
+    given = {
+        "max_power_charge": -power,
+        "max_power_discharge": power,
+        "capacity": power * rng.uniform(1, 8, n),
+        "efficiency_charge": rng.uniform(0.8, 1.0, n),
+        "efficiency_discharge": rng.uniform(0.8, 1.0, n),
+    }
+    units = {
+        key: given[key] if key in given else np.full(n, float(StorageFleet.parameters[key]))
+        for key in STORAGE_PARAMETERS
+    }
+    price = rng.uniform(-50, 100, steps)
+    availability = np.ones((n, steps))
+    terms = storage_terms(price, availability, hours, units)
+    level_energy = units["capacity"] / (levels - 1)
+    reach_in, reach_out = _reaches(terms, level_energy, hours, levels)
+    assert len(np.unique(reach_in + reach_out)) > 4 + 1
+    batches = reach_batches(reach_in, reach_out, levels)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(n))
+    assert 1 < len(batches) <= 4 + 1
+    _, values = storage_values(price, availability, hours, units, levels)
+    together = np.zeros_like(values)
+    _backward(together, terms, level_energy, hours, reach_in.max(), reach_out.max())
+    assert np.array_equal(values, together)
 
 
 def _reaches(terms, level_energy, hours, levels):
