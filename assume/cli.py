@@ -89,7 +89,10 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--workers",
         type=int,
-        help="number of worker processes (default with -p: one per units operator)",
+        help=(
+            "number of worker processes (default with -p: one per units operator, at most "
+            "one per processor core)"
+        ),
     )
     group.add_argument(
         "--role",

@@ -11,11 +11,19 @@ import numpy as np
 import yaml
 
 from assume import MarketConfig, MarketProduct, World
-from assume.distributed.settings import assign_operators
+from assume.distributed import settings
+from assume.distributed.settings import assign_operators, default_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "inputs" / "example_01"
 COMMAND = [sys.executable, "-m", "assume", "-l", "INFO", "--no-progress"]
+
+
+def test_minus_p_runs_one_worker_per_operator_but_no_more_than_cores(monkeypatch):
+    monkeypatch.setattr(settings.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert [default_workers(n) for n in (0, 1, 2, 5)] == [1, 1, 2, 2]
+    monkeypatch.setattr(settings.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert [default_workers(n) for n in (1, 5, 20)] == [1, 5, 8]
 
 
 def test_operators_of_equal_work_go_round_robin_in_order_of_their_ids():
