@@ -121,16 +121,17 @@ class BackgroundWriter:
             raise error(f"output writer: {message}")
 
     def write(self, table: str, columns: dict) -> None:
-        if self._connection.poll():
-            self._raise_if_failed(self._connection.recv())
-        self._connection.send((table, columns, False))
+        self._send(table, columns, merged=False)
 
     def write_merged(self, table: str, columns: dict) -> None:
         """Write a table as the output role merged it, after
         :func:`~assume.outputs.role.completed` (in the writer process)."""
-        if self._connection.poll():
+        self._send(table, columns, merged=True)
+
+    def _send(self, table: str, columns: dict, merged: bool) -> None:
+        if self._connection.poll():  # the writer process reported an error
             self._raise_if_failed(self._connection.recv())
-        self._connection.send((table, columns, True))
+        self._connection.send((table, columns, merged))
 
     def close(self) -> None:
         """Wait until everything handed over is written."""
