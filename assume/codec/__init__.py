@@ -7,14 +7,16 @@ strings and numbers). Typed values are JSON objects tagged with ``__type__``::
     {"__type__": "MangoMessage",
      "content": {"__type__": "Opening", "market_id": "EOM", "opening": 0, "closing": 3600,
                  "products": {"__type__": "ndarray", "dtype": "int64", "shape": [24, 2],
-                              "data": [0, 3600, ...]}},
+                              "data": "AAAAAAAAAAAQDgAAAAAAAA..."}},
      "meta": {"sender_id": "market_EOM", "sender_addr": ["127.0.0.1", 9010], ...}}
 
 Every field is encoded and checked against its annotation, so a frame that decodes is a
-message the receiver can use. Floats travel as JSON numbers plus the ``NaN``, ``Infinity``
-and ``-Infinity`` tokens of Python's json module: a NaN price arrives as NaN (rejecting it
-is the market's job, not the codec's). Decoding never unpickles or evaluates anything, and
-every defect of an incoming frame raises :class:`MalformedMessage`.
+message the receiver can use. Arrays of numbers (and an orderbook's number columns) travel
+as the base64 text of their little-endian bytes, every bit kept and nothing to format or
+parse per item; texts as lists. Other floats travel as JSON numbers plus the ``NaN``,
+``Infinity`` and ``-Infinity`` tokens of Python's json module: a NaN price arrives as NaN
+(rejecting it is the market's job, not the codec's). Decoding never unpickles or evaluates
+anything, and every defect of an incoming frame raises :class:`MalformedMessage`.
 
 Modules: :mod:`~assume.codec.frames` turns envelopes into bytes and back;
 :mod:`~assume.codec.schema` registers message types and compiles their annotations, once,

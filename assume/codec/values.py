@@ -188,6 +188,14 @@ as int64 seconds (NaT as the smallest int64); strings as str, decoded to the nar
 ``<U`` dtype."""
 
 _DTYPE_NAMES = {dtype: name for name, (dtype, _, _) in _DTYPES.items() if name != "str"}
+_WIRE_DTYPES = {
+    "float64": np.dtype("float64"),
+    "int64": np.dtype("int64"),
+    "bool": np.dtype("uint8"),
+    "datetime64[s]": np.dtype("int64"),
+}
+"""How numbers travel: the base64 text of their bytes as these types, little-endian (no
+number text to write and parse per item). Decoding also takes the items as a JSON list."""
 _ARRAY_KEYS = frozenset({TYPE_KEY, "dtype", "shape", "data"})
 _INT = frozenset({int})
 
@@ -198,7 +206,9 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
 
 
 class ArrayConverter(Converter):
-    """A numpy array as a tagged object: dtype name, shape, and the items as a flat list."""
+    """A numpy array as a tagged object: dtype name, shape, and the items flat, numbers as
+    base64 text of their little-endian bytes and texts as a list (numbers are also taken as
+    a list)."""
 
     value_types = (np.ndarray,)
     wire_types = frozenset({dict})
@@ -223,13 +233,15 @@ class ArrayConverter(Converter):
                 f"arrays of dtype {value.dtype} cannot be sent; use one of {', '.join(_DTYPES)}"
             )
         self._check_spec(dtype, value.shape)
-        data = value.astype("int64") if dtype == "datetime64[s]" else value
-        return {
-            TYPE_KEY: "ndarray",
-            "dtype": dtype,
-            "shape": list(value.shape),
-            "data": data.ravel().tolist(),
-        }
+        if dtype == "str":
+            data = value.ravel().tolist()
+        else:
+            wire_dtype = _WIRE_DTYPES[dtype]
+            if dtype == "datetime64[s]":
+                value = value.view(wire_dtype)
+            raw = np.ascontiguousarray(value, dtype=wire_dtype.newbyteorder("<")).tobytes()
+            data = base64.b64encode(raw).decode("ascii")
+        return {TYPE_KEY: "ndarray", "dtype": dtype, "shape": list(value.shape), "data": data}
 
     def decode(self, wire):
         if not isinstance(wire, dict) or wire.get(TYPE_KEY) != "ndarray":
@@ -244,11 +256,23 @@ class ArrayConverter(Converter):
             or min(shape, default=0) < 0
         ):
             raise expected("a list of non-negative integers", shape).within(".shape")
+        numpy_dtype, items, what = _DTYPES[dtype]
+        if type(data) is str and dtype != "str":
+            self._check_spec(dtype, tuple(shape))
+            array = _from_base64(data, _WIRE_DTYPES[dtype], "data")
+            if len(array) != math.prod(shape):
+                raise WireError(
+                    f"shape {shape} needs {math.prod(shape)} items, data has {len(array)}"
+                )
+            if dtype == "bool":
+                if np.count_nonzero(array > 1):
+                    raise WireError("bool bytes other than 0 and 1").within(".data")
+                array = array.view(bool)
+            return array.view(numpy_dtype).reshape(shape)
         if not isinstance(data, list):
-            raise expected("a list", data).within(".data")
+            raise expected("a list or base64 text", data).within(".data")
         if math.prod(shape) != len(data):
             raise WireError(f"shape {shape} needs {math.prod(shape)} items, data has {len(data)}")
-        numpy_dtype, items, what = _DTYPES[dtype]
         check_items(data, items, what, ".data")
         self._check_spec(dtype, tuple(shape))
         try:
