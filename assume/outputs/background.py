@@ -2,8 +2,11 @@
 database use a second core while the simulation goes on.
 
 The writer process is forked (where the platform can fork) and opens the writers itself;
-the simulation hands it tables through a pipe. An error in the writer process reaches the
-simulation at the next write or at :meth:`BackgroundWriter.close`.
+the simulation hands it tables through a pipe. A thread of the simulation's process pickles
+the tables and writes them into the pipe, so the simulation goes on while the writer process
+takes them (it reads a pipe of 64 KB while it formats text, and a table of a thousand units'
+dispatch is several hundred KB). An error in the writer process, or in handing a table over,
+reaches the simulation at the next write or at :meth:`BackgroundWriter.close`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ _GONE = "gone"  # the simulation's end of the pipe closed without the final None
 # tables received but not yet written; beyond this the simulation waits (it holds about
 # ten days of hourly results of a thousand units)
 QUEUED_TABLES = 64
+# tables handed over but not yet in the pipe; beyond this the simulation waits
+HANDED_TABLES = 16
 
 
 def _serve(
@@ -72,7 +77,8 @@ def _serve(
         except Exception as error:
             failure = failure or ("error", type(error).__name__, str(error))
     try:
-        connection.send(failure or ("closed",))
+        # the last message: the first failure again (it may not have been read yet)
+        connection.send(("closed", failure))
     except OSError:
         pass  # nobody is listening any more
 
@@ -113,6 +119,35 @@ class BackgroundWriter:
         self._process.start()
         child.close()
         self._raise_if_failed(self._connection.recv())
+        self._outbox: queue.Queue = queue.Queue(HANDED_TABLES)
+        self._handing_failed: str | None = None
+        # started with the first table: worker processes forked before that (assume -p)
+        # then come from a process with one thread
+        self._sender: threading.Thread | None = None
+
+    def _hand_over(self) -> None:
+        """Move tables from the outbox into the pipe, the final None included. If the pipe
+        breaks, the rest is dropped and the reason kept for the simulation to raise."""
+        while True:
+            item = self._outbox.get()
+            if self._handing_failed is None:
+                try:
+                    self._connection.send(item)
+                except Exception as error:
+                    table = "the end of the results" if item is None else f"table {item[0]}"
+                    self._handing_failed = (
+                        f"could not hand {table} to the writer process "
+                        f"({type(error).__name__}: {error}); it ended early (see its log)"
+                    )
+            if item is None:
+                return
+
+    def _ended_early(self) -> str:
+        self._process.join()
+        return self._handing_failed or (
+            f"the writer process ended (exit code {self._process.exitcode}) before it had "
+            "written everything; the result files may be incomplete"
+        )
 
     def _raise_if_failed(self, answer) -> None:
         if answer[0] == "error":
@@ -129,20 +164,46 @@ class BackgroundWriter:
         self._send(table, columns, merged=True)
 
     def _send(self, table: str, columns: dict, merged: bool) -> None:
-        if self._connection.poll():  # the writer process reported an error
-            self._raise_if_failed(self._connection.recv())
-        self._connection.send((table, columns, merged))
+        if self._process is None:
+            raise AssumeError(f"output writer: table {table} written after close")
+        if self._connection.poll():  # the writer process reported an error, or ended
+            try:
+                answer = self._connection.recv()
+            except (EOFError, OSError):
+                answer = ("error", "AssumeError", self._ended_early())
+            self._raise_if_failed(answer)
+        if self._handing_failed is not None:
+            raise AssumeError(f"output writer: {self._handing_failed}")
+        if self._sender is None:
+            self._sender = threading.Thread(
+                target=self._hand_over, name="output-sender", daemon=True
+            )
+            self._sender.start()
+        # the arrays must not change until the sender has pickled them: the output role
+        # hands over tables it merged for this write and keeps no reference to them
+        self._outbox.put((table, columns, merged))
 
     def close(self) -> None:
         """Wait until everything handed over is written."""
         if self._process is None:
             return
-        self._connection.send(None)
-        answer = self._connection.recv()
-        while answer[0] == "error" and self._connection.poll(60):
-            closing = self._connection.recv()
-            answer = answer if closing[0] == "closed" else closing
+        failure = None
+        try:
+            if self._sender is None:
+                self._connection.send(None)
+            else:
+                self._outbox.put(None)
+                self._sender.join()
+            while True:  # up to the writer process's last message
+                answer = self._connection.recv()
+                if answer[0] == "closed":
+                    failure = failure or answer[1]
+                    break
+                failure = failure or answer
+        except (EOFError, OSError):
+            failure = failure or ("error", "AssumeError", self._ended_early())
         self._process.join()
         self._process = None
         self._connection.close()
-        self._raise_if_failed(answer)
+        if failure is not None:
+            self._raise_if_failed(failure)
