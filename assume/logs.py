@@ -1,7 +1,7 @@
 """Logging: one ``assume`` logger hierarchy, every record naming its process.
 
-With ``assume -p`` the worker processes are forked after
-:func:`multiprocessing_logging.install_mp_handler` has wrapped the handlers, so their
+With ``assume -p`` the worker processes are forked after :func:`share_with_children` has
+wrapped the handlers in multiprocessing-logging's handler, so their
 records travel to this process's handlers: one log, and no process opens (or truncates)
 the log file but this one.
 """
@@ -31,6 +31,24 @@ def configure(level: str, log_file: str | None = None) -> None:
     logging.getLogger("mango").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
+class ChildRecords(multiprocessing_logging.MultiProcessingHandler):
+    """multiprocessing-logging's handler, whose thread writes the records of forked processes
+    until a None comes through the queue (:func:`stop_sharing`). The library's thread polls
+    the queue every 0.2 s to see whether it was closed, so ending it took up to that long."""
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                record = self.queue.get()
+            except (EOFError, OSError):
+                break  # the queue is gone
+            if record is None:
+                break
+            self.sub_handler.emit(record)  # a handler reports its own errors (handleError)
+        self.queue.close()
+        self.queue.join_thread()
+
+
 def share_with_children() -> bool:
     """Route records of processes forked from now on to this process's handlers; False where
     processes cannot be forked (they then log to their own stderr)."""
@@ -38,7 +56,10 @@ def share_with_children() -> bool:
         return False
     if multiprocessing.get_start_method(allow_none=True) != "fork":
         multiprocessing.set_start_method("fork", force=True)
-    multiprocessing_logging.install_mp_handler()
+    root = logging.getLogger()
+    for number, handler in enumerate(list(root.handlers)):
+        root.removeHandler(handler)
+        root.addHandler(ChildRecords(f"mp-handler-{number}", sub_handler=handler))
     global _SHARED_BY
     _SHARED_BY = os.getpid()
     return True
@@ -48,21 +69,23 @@ _SHARED_BY: int | None = None
 
 
 def stop_sharing() -> None:
-    """In the process that called :func:`share_with_children`: write every record still on its
-    way from the children (and this process's own last ones, which go the same way) and log
-    directly again. Without it, records logged just before the process exits can be lost: the
-    thread that writes them is stopped at exit, possibly before it has written them."""
+    """In the process that called :func:`share_with_children`, once the children have ended:
+    write every record still on its way from them (and this process's own last ones, which go
+    the same way) and log directly again. Without it, records logged just before the process
+    exits can be lost: the thread that writes them is stopped at exit, possibly before it has
+    written them."""
     global _SHARED_BY
     if _SHARED_BY != os.getpid():
         return
     _SHARED_BY = None
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if isinstance(handler, multiprocessing_logging.MultiProcessingHandler):
+        if isinstance(handler, ChildRecords):
             root.removeHandler(handler)
             root.addHandler(handler.sub_handler)
             # the handler's own close would also close the stream or file below it
             handler._is_closed = True
-            # records still queued are written before the thread ends; with none left it may
-            # be waiting out its 0.2 s poll on an empty queue, with nothing more to write
-            handler._receive_thread.join(5.0 if handler.queue.qsize() else 0.05)
+            # after every record sent so far: the children's are in the pipe already
+            handler.queue.put(None)
+            # bounded only for a child killed while it held the queue's lock
+            handler._receive_thread.join(5.0)

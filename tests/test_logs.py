@@ -1,0 +1,53 @@
+"""Tests of sharing log handlers with forked processes (assume.logs)."""
+
+import logging
+import multiprocessing
+
+import pytest
+
+from assume import logs
+
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def _log_and_exit(count: int) -> None:
+    for number in range(count):
+        logging.getLogger("assume.test").warning("child record %d", number)
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="the system cannot fork"
+)
+def test_every_child_record_is_written_and_the_thread_ends():
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    collect = Collect()
+    root.handlers[:] = [collect]
+    root.setLevel(logging.INFO)
+    try:
+        assert logs.share_with_children()
+        (shared,) = root.handlers
+        child = multiprocessing.get_context("fork").Process(target=_log_and_exit, args=(200,))
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+        logging.getLogger("assume.test").warning("parent's last record")
+        logs.stop_sharing()
+        # everything the child logged just before it ended is written, in order, and then
+        # this process's own last record, which went the same way
+        expected = [f"child record {n}" for n in range(200)] + ["parent's last record"]
+        assert collect.messages == expected
+        assert not shared._receive_thread.is_alive()
+        assert root.handlers == [collect]  # logging goes straight to the handler again
+        logging.getLogger("assume.test").warning("after")
+        assert collect.messages[-1] == "after"
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
