@@ -131,6 +131,12 @@ def test_array_numbers_may_also_come_as_lists_and_bad_base64_is_malformed():
     ):
         with pytest.raises(MalformedMessage, match=match):
             decode({**array, "data": data})
+    # shapes whose product matches the data but that numpy cannot build (an array of any
+    # shape is allowed in the metadata)
+    for shape in ([0] * 70, [2**62, 0], [0, 2**64], [0, 2**63, 2**63]):
+        array = {"__type__": "ndarray", "dtype": "int64", "shape": shape, "data": ""}
+        with pytest.raises(MalformedMessage, match="shape"):
+            CODEC.decode(json.dumps({**wire, "meta": {"x": array}}).encode())
     with pytest.raises(MalformedMessage, match="bool bytes other than 0 and 1"):
         decode({**array, "dtype": "bool", "shape": [2], "data": "AQI="})
     with pytest.raises(MalformedMessage, match="expected a list"):

@@ -268,9 +268,13 @@ class ArrayConverter(Converter):
                 if np.count_nonzero(array > 1):
                     raise WireError("bool bytes other than 0 and 1").within(".data")
                 array = array.view(bool)
-            return array.view(numpy_dtype).reshape(shape)
+            try:
+                return array.view(numpy_dtype).reshape(shape)
+            except (OverflowError, ValueError) as error:  # a shape numpy cannot build
+                raise WireError(str(error)).within(".shape") from None
         if not isinstance(data, list):
-            raise expected("a list or base64 text", data).within(".data")
+            wanted = "a list" if dtype == "str" else "a list or base64 text"
+            raise expected(wanted, data).within(".data")
         if math.prod(shape) != len(data):
             raise WireError(f"shape {shape} needs {math.prod(shape)} items, data has {len(data)}")
         check_items(data, items, what, ".data")
