@@ -72,6 +72,8 @@ class World:
     ):
         """``writers``: extra result writers (objects with ``write(table, columns)`` and
         ``close()``, see :mod:`assume.outputs.writers`) besides the CSV files and database.
+        A writer must not change the arrays it is given: the CSV files and database are
+        written from the same arrays, later, in another process.
         ``distributed``: a :class:`assume.distributed.settings.DistributedSettings` for
         ``distributed_role=True`` (manager) or ``False`` (worker)."""
         self.addr = addr

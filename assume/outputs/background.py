@@ -121,33 +121,37 @@ class BackgroundWriter:
         self._raise_if_failed(self._connection.recv())
         self._outbox: queue.Queue = queue.Queue(HANDED_TABLES)
         self._handing_failed: str | None = None
-        # started with the first table: worker processes forked before that (assume -p)
-        # then come from a process with one thread
+        # started with the first table, so that worker processes forked before that
+        # (assume -p) do not inherit a thread that holds the outbox's lock
         self._sender: threading.Thread | None = None
 
     def _hand_over(self) -> None:
-        """Move tables from the outbox into the pipe, the final None included. If the pipe
-        breaks, the rest is dropped and the reason kept for the simulation to raise."""
+        """Move tables from the outbox into the pipe, the final None included. A table that
+        cannot be sent is kept as the reason for the simulation to raise; if the pipe broke
+        (the writer process ended), the rest is dropped too."""
+        broken = False
         while True:
             item = self._outbox.get()
-            if self._handing_failed is None:
+            if not broken:
                 try:
                     self._connection.send(item)
                 except Exception as error:
+                    broken = isinstance(error, OSError | EOFError)
                     table = "the end of the results" if item is None else f"table {item[0]}"
-                    self._handing_failed = (
+                    self._handing_failed = self._handing_failed or (
                         f"could not hand {table} to the writer process "
-                        f"({type(error).__name__}: {error}); it ended early (see its log)"
+                        f"({type(error).__name__}: {error})"
                     )
             if item is None:
                 return
 
     def _ended_early(self) -> str:
         self._process.join()
-        return self._handing_failed or (
+        ended = (
             f"the writer process ended (exit code {self._process.exitcode}) before it had "
             "written everything; the result files may be incomplete"
         )
+        return f"{self._handing_failed}; {ended}" if self._handing_failed else ended
 
     def _raise_if_failed(self, answer) -> None:
         if answer[0] == "error":
@@ -166,11 +170,12 @@ class BackgroundWriter:
     def _send(self, table: str, columns: dict, merged: bool) -> None:
         if self._process is None:
             raise AssumeError(f"output writer: table {table} written after close")
-        if self._connection.poll():  # the writer process reported an error, or ended
-            try:
-                answer = self._connection.recv()
-            except (EOFError, OSError):
-                answer = ("error", "AssumeError", self._ended_early())
+        try:
+            # the writer process reported an error, or ended
+            answer = self._connection.recv() if self._connection.poll() else None
+        except (EOFError, OSError):
+            answer = ("error", "AssumeError", self._ended_early())
+        if answer is not None:
             self._raise_if_failed(answer)
         if self._handing_failed is not None:
             raise AssumeError(f"output writer: {self._handing_failed}")
@@ -202,6 +207,8 @@ class BackgroundWriter:
                 failure = failure or answer
         except (EOFError, OSError):
             failure = failure or ("error", "AssumeError", self._ended_early())
+        if failure is None and self._handing_failed is not None:
+            failure = ("error", "AssumeError", self._handing_failed)
         self._process.join()
         self._process = None
         self._connection.close()

@@ -54,9 +54,22 @@ def test_a_killed_writer_process_is_an_error_not_a_hang(tmp_path):
     with pytest.raises(AssumeError, match=r"writer process ended \(exit code -9\)"):
         writer.write("after", {"x": np.array([2.0])})
     # closing says so too, and does not wait for an answer that cannot come
-    with pytest.raises(AssumeError, match="could not hand the end of the results"):
+    with pytest.raises(AssumeError, match=r"writer process ended \(exit code -9\)"):
         writer.close()
     writer.close()  # closed by now: nothing left to do
+
+
+def test_a_table_that_cannot_be_sent_is_an_error_and_the_rest_is_written(tmp_path):
+    writer = BackgroundWriter(str(tmp_path), None, "sim")
+    writer.write("before", {"x": np.array([1.0])})
+    writer.write("bad", {"x": np.array([lambda: 0], dtype=object)})  # cannot be pickled
+    with pytest.raises(AssumeError, match="could not hand table bad to the writer process"):
+        for _ in range(2 * background.HANDED_TABLES):  # until the sender has tried it
+            writer.write("after", {"x": np.array([2.0])})
+    # closing does not wait for an answer that cannot come, and says what was lost
+    with pytest.raises(AssumeError, match="could not hand table bad"):
+        writer.close()
+    assert read_rows(tmp_path / "sim" / "before.csv") == [["x"], ["1.0"]]
 
 
 def test_writing_after_close_is_an_error(tmp_path):
