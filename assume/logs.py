@@ -48,6 +48,27 @@ class ChildRecords(multiprocessing_logging.MultiProcessingHandler):
         self.queue.close()
         self.queue.join_thread()
 
+    def stop(self) -> None:
+        """Write the records sent so far (the children's are in the pipe already once they
+        have ended) and end the thread."""
+        # a child killed while it held the queue's lock would leave the None unsent: then
+        # neither this wait nor the exit may wait for it forever
+        self.queue.cancel_join_thread()
+        try:
+            self.queue.put(None)
+        except (ValueError, OSError):
+            return  # the queue is closed: the thread has ended
+        self._receive_thread.join(5.0)
+
+    def close(self) -> None:
+        """As the library's, but ending the thread at once (logging.shutdown, or a new
+        logging configuration, may close the handler without :func:`stop_sharing`)."""
+        if not self._is_closed:
+            self._is_closed = True
+            self.stop()
+            self.sub_handler.close()
+        logging.Handler.close(self)
+
 
 def share_with_children() -> bool:
     """Route records of processes forked from now on to this process's handlers; False where
@@ -85,7 +106,4 @@ def stop_sharing() -> None:
             root.addHandler(handler.sub_handler)
             # the handler's own close would also close the stream or file below it
             handler._is_closed = True
-            # after every record sent so far: the children's are in the pipe already
-            handler.queue.put(None)
-            # bounded only for a child killed while it held the queue's lock
-            handler._receive_thread.join(5.0)
+            handler.stop()

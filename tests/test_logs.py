@@ -2,6 +2,8 @@
 
 import logging
 import multiprocessing
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +53,39 @@ def test_every_child_record_is_written_and_the_thread_ends():
     finally:
         root.handlers[:] = saved
         root.setLevel(level)
+
+
+CHILD_KILLED_WITH_THE_LOCK = """
+import logging, multiprocessing, os, signal, sys
+from assume import logs
+
+logging.basicConfig(level=logging.INFO, handlers=[logging.StreamHandler(sys.stdout)])
+assert logs.share_with_children()
+(shared,) = logging.getLogger().handlers
+
+def die_holding_the_lock():
+    shared.queue._wlock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+child = multiprocessing.get_context("fork").Process(target=die_holding_the_lock)
+child.start()
+child.join()
+logs.stop_sharing()
+logging.getLogger("assume.test").warning("after stop_sharing")
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="the system cannot fork"
+)
+def test_a_child_killed_while_it_held_the_queue_does_not_stop_the_parent_from_exiting():
+    # the None that ends the thread cannot be sent: stop_sharing gives up after its bound,
+    # and the exit does not wait for the queue's feeder thread either
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD_KILLED_WITH_THE_LOCK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "after stop_sharing" in run.stdout
