@@ -300,7 +300,8 @@ class MarketRole(MessengerRole):
         by one (in order of their ids: the first to bid a unit owns it, in every mode)."""
         senders = list(books)
         lengths = [len(books[s]) for s in senders]
-        whole = Orderbook.concat(list(books.values()))
+        # the clearing replaces the accepted columns
+        whole = Orderbook.concat(list(books.values()), answers=False)
         ok = self._owned(whole, senders, lengths)
         if ok is not None:
             bounded = _bounded(whole, self.market, products)
@@ -335,7 +336,7 @@ class MarketRole(MessengerRole):
             validated[sender] = book
         if len(self.owner_of) != len(self._unit_owner):
             self._index_owners()
-        return validated, Orderbook.concat(list(validated.values()))
+        return validated, Orderbook.concat(list(validated.values()), answers=False)
 
     def _index_owners(self) -> None:
         """Units claimed by now, sorted by id, and their owners' positions in self._owners."""

@@ -119,3 +119,31 @@ def test_several_products_are_cleared_separately():
 def test_unknown_mechanism_lists_known_ones():
     with pytest.raises(ConfigurationError, match="pay_as_bid, pay_as_clear"):
         get_mechanism("vickrey")
+
+
+def test_concat_keeps_every_column_or_leaves_the_answer_out():
+    first = Orderbook.build(
+        start=0,
+        end=3600,
+        price=[10.0, 20.0],
+        volume=[5.0, -5.0],
+        unit_id=["a", "b"],
+        accepted_price=[10.0, 20.0],
+        accepted_volume=[5.0, -1.0],
+    )
+    second = Orderbook.build(
+        start=3600,
+        end=7200,
+        price=[30.0],
+        volume=[7.0],
+        unit_id=["c"],
+        accepted_price=[30.0],
+        accepted_volume=[7.0],
+    )
+    both = Orderbook.concat([first, Orderbook.empty(), second])
+    assert both.unit_id.tolist() == ["a", "b", "c"] and both.start.tolist() == [0, 0, 3600]
+    assert both.accepted_volume.tolist() == [5.0, -1.0, 7.0]
+    orders = Orderbook.concat([first, second], answers=False)
+    for name in ("start", "end", "price", "volume", "unit_id", "bid_id", "node"):
+        np.testing.assert_array_equal(getattr(orders, name), getattr(both, name))
+    assert np.isnan(orders.accepted_price).all() and not orders.accepted_volume.any()
