@@ -12,8 +12,10 @@ time per simulated hour, per unit-hour, and how much time and size grew against 
 
 ``--profile`` runs the case with the most unit-hours once more under cProfile and prints the
 ``--top`` functions by cumulative and by own time, with their share of the profiled run (the
-sum of all own times). The profile covers the simulation process, not the forked output writer,
-and cProfile's overhead makes Python-heavy functions look dearer. The event loop's functions
+sum of all own times). The profile covers the simulation process's main thread: the forked
+output writer runs without the profiler (it is turned off in forked processes, so that it
+keeps up as it does unprofiled), and the thread that hands it the tables is not profiled.
+cProfile's overhead makes Python-heavy functions look dearer. The event loop's functions
 count a coroutine's time again at each resumption, so that their cumulative time exceeds the
 run: the cumulative table leaves out every function above 100 %.
 """
@@ -41,6 +43,25 @@ from common import (  # noqa: E402
     workdir,
 )
 from generate_scenario import generate  # noqa: E402
+
+PROFILED = """
+import cProfile, os, runpy, sys
+profile = sys.argv[1]
+sys.argv = ["assume", *sys.argv[2:]]
+profiler = cProfile.Profile()
+os.register_at_fork(after_in_child=profiler.disable)  # not the forked output writer
+profiler.enable()
+try:
+    runpy.run_module("assume", run_name="__main__", alter_sys=True)
+except SystemExit as end:
+    if end.code:
+        raise
+finally:
+    profiler.disable()
+    profiler.dump_stats(profile)
+"""
+"""``assume``'s command line under cProfile, for the simulation process only: the profile file,
+then the command's arguments."""
 
 
 def operators_for(units: int) -> int:
@@ -173,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             units, months = max(seconds, key=lambda case: case[0] * months_to_days(case[1]))
             profile = folder / f"growth_{units}u_{months}m.prof"
             command = assume_command(scenario_args(folder, units, months))
-            run_timed([sys.executable, "-m", "cProfile", "-o", str(profile), *command[1:]])
+            run_timed([sys.executable, "-c", PROFILED, str(profile), *command[3:]])
             shutil.rmtree(folder / "results")
             print(f"\nprofile of {units} units, {months} month(s) (simulation process)\n")
             print(profile_tables(profile, args.top))
