@@ -3,7 +3,8 @@
     python benchmarks/ceiling.py [--processes 2] [--seconds 2] [--repeat 3]
 
 Runs the storages' dynamic programme (``storage_values`` of storage_energy_optimized: 8
-storages, foresight 168 h, 201 levels of state of charge, as in benchmarks/scaling.py) as
+storages, foresight 168 h, 201 levels of state of charge, the defaults of benchmarks/scaling.py,
+which passes its own) as
 ``--processes`` batches of about ``--seconds`` each: one process doing them one after the other,
 and ``--processes`` processes doing one each at the same time. The ratio of the two wall times
 is the most that ``assume -p`` can gain from that many workers on this machine for this work,
@@ -36,11 +37,11 @@ FORESIGHT = 168
 LEVELS = 201
 
 
-def _problem() -> tuple:
-    """A fixed week-ahead problem for 8 storages (prices with a daily cycle)."""
-    hours = np.arange(FORESIGHT)
+def _problem(foresight: int = FORESIGHT) -> tuple:
+    """A fixed problem of ``foresight`` hours for 8 storages (prices with a daily cycle)."""
+    hours = np.arange(foresight)
     price = 40 + 25 * np.sin(hours * 2 * np.pi / 24) + 5 * np.cos(hours / 7)
-    availability = np.ones((STORAGES, FORESIGHT))
+    availability = np.ones((STORAGES, foresight))
     values = {key: np.zeros(STORAGES) for key in STORAGE_PARAMETERS}
     values.update(
         max_power_charge=np.full(STORAGES, -100.0),
@@ -53,16 +54,16 @@ def _problem() -> tuple:
     return price, availability, values
 
 
-def batch(repeats: int) -> None:
+def batch(repeats: int, foresight: int = FORESIGHT, levels: int = LEVELS) -> None:
     """``repeats`` runs of the dynamic programme."""
-    price, availability, units = _problem()
+    price, availability, units = _problem(foresight)
     for _ in range(repeats):
-        storage_values(price, availability, 1.0, units, LEVELS)
+        storage_values(price, availability, 1.0, units, levels)
 
 
-def _batches(count: int, repeats: int) -> None:
+def _batches(count: int, repeats: int, foresight: int, levels: int) -> None:
     for _ in range(count):
-        batch(repeats)
+        batch(repeats, foresight, levels)
 
 
 def _wall(processes: list[multiprocessing.Process]) -> float:
@@ -76,13 +77,20 @@ def _wall(processes: list[multiprocessing.Process]) -> float:
     return time.perf_counter() - began
 
 
-def ceiling(processes: int = 2, seconds: float = 2.0, repeat: int = 3) -> tuple[float, float]:
+def ceiling(
+    processes: int = 2,
+    seconds: float = 2.0,
+    repeat: int = 3,
+    foresight: int = FORESIGHT,
+    levels: int = LEVELS,
+) -> tuple[float, float]:
     """(median ratio, one batch's seconds alone) of ``repeat`` rounds: ``processes`` batches
     one after the other in one process, against one batch in each of ``processes`` processes at
-    once. Each round runs both, alternately first, so that machine noise hits both alike."""
+    once, of the programme for ``foresight`` hours and ``levels`` levels. Each round runs both,
+    alternately first, so that machine noise hits both alike."""
     context = multiprocessing.get_context("fork")
     began = time.perf_counter()
-    batch(1)
+    batch(1, foresight, levels)
     repeats = max(1, round(seconds / (time.perf_counter() - began)))
     ratios, alone = [], []
     for round_ in range(repeat):
@@ -90,11 +98,11 @@ def ceiling(processes: int = 2, seconds: float = 2.0, repeat: int = 3) -> tuple[
         order = ("serial", "parallel") if round_ % 2 == 0 else ("parallel", "serial")
         for kind in order:
             if kind == "serial":
-                workers = [context.Process(target=_batches, args=(processes, repeats))]
+                work = (processes, repeats, foresight, levels)
+                workers = [context.Process(target=_batches, args=work)]
             else:
-                workers = [
-                    context.Process(target=_batches, args=(1, repeats)) for _ in range(processes)
-                ]
+                work = (1, repeats, foresight, levels)
+                workers = [context.Process(target=_batches, args=work) for _ in range(processes)]
             measured[kind] = _wall(workers)
         ratios.append(measured["serial"] / measured["parallel"])
         alone.append(measured["serial"] / processes)

@@ -69,6 +69,9 @@ def first_difference(
             return f"{table}.csv missing in the reference run"
         if not found.exists():
             return f"{table}.csv missing"
+        with expected.open("rb") as handle:
+            if sum(1 for _ in handle) < 2:  # identical empty tables would prove nothing
+                return f"{table}.csv has no rows in the reference run"
         if filecmp.cmp(expected, found, shallow=False):
             continue
         with expected.open("rb") as left, found.open("rb") as right:

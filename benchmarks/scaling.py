@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -48,6 +49,7 @@ from generate_scenario import generate  # noqa: E402
 from assume.distributed.settings import assign_operators  # noqa: E402
 from assume.scenario.build import build_world  # noqa: E402
 from assume.scenario.loader import load_scenario  # noqa: E402
+from assume.timeutil import parse_duration  # noqa: E402
 from assume.world import World  # noqa: E402
 
 
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             "storages per worker: "
             + "; ".join(f"{w}: {'+'.join(map(str, counts))}" for w, counts in spread.items())
         )
+        # a kept --workdir may hold an earlier invocation's tables: none may stand in for a run
+        shutil.rmtree(folder / "results", ignore_errors=True)
         best = {mode: float("inf") for mode in modes}
         verdict: dict[str, str] = {}
         reference = folder / "results" / "one_process_1" / "scaling_base"
@@ -156,11 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(["mode", "wall", "speed-up", "results"], rows))
         if not args.no_ceiling:
             cores = os.cpu_count() or 1
-            ratio, _ = ceiling(cores)
+            foresight = round(parse_duration(args.foresight, "--foresight") / 3600)
+            ratio, _ = ceiling(cores, foresight=foresight, levels=args.soc_steps)
             print(
                 f"ceiling: {cores} processes at once run the storages' dynamic programme "
-                f"{ratio:.2f}x as fast as one on this machine (benchmarks/ceiling.py), the most "
-                f"any number of workers could gain for the strategy work"
+                f"(foresight {foresight} h, {args.soc_steps} levels) {ratio:.2f}x as fast as one "
+                "on this machine (benchmarks/ceiling.py), the most any number of workers could "
+                "gain for the strategy work"
             )
         print(machine())
     return 1 if verdict else 0

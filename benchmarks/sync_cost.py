@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import re
 import statistics
 import subprocess
@@ -30,13 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine  # noqa: E402
 
+START = dt.datetime(2019, 1, 1)
+
 
 def write_scenario(folder: Path, operators: int, days: int) -> None:
     folder.mkdir(parents=True)
     config = {
         "base": {
             "start_date": "2019-01-01 00:00",
-            "end_date": f"2019-01-{1 + days:02d} 00:00",
+            "end_date": f"{START + dt.timedelta(days=days):%Y-%m-%d %H:%M}",
             "time_step": "1h",
             "save_frequency_hours": None,
             "markets_config": {
@@ -62,8 +65,8 @@ def write_scenario(folder: Path, operators: int, days: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(["datetime", *names])
         for hour in range(days * 24 + 1):
-            day, clock = divmod(hour, 24)
-            writer.writerow([f"2019-01-{1 + day:02d} {clock:02d}:00:00", *[0] * operators])
+            moment = START + dt.timedelta(hours=hour)
+            writer.writerow([f"{moment:%Y-%m-%d %H:%M:%S}", *[0] * operators])
 
 
 STEPPING = re.compile(r"\((\d+) clock steps in ([0-9.]+) s")
