@@ -204,8 +204,10 @@ def run(args: argparse.Namespace) -> dict:
         world.before_join = workers.start
         try:
             summary = world.run()
-        finally:
-            workers.wait()
+        except BaseException:
+            workers.wait(run_failed=True)  # the run's own error says what went wrong
+            raise
+        workers.wait()
     else:
         summary = world.run()
     if role == "worker":

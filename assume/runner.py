@@ -115,16 +115,27 @@ class LocalRunner:
             raise
         finally:
             progress.close()
-            await self._wind_up(world.end if finished else self.clock.time)
-            if not finished:
-                logger.error(
-                    "simulation %s stopped early at %s; all %d result rows computed so far "
-                    "were written",
-                    world.simulation_id,
-                    format_datetime(int(self.clock.time)),
-                    self.output.rows_written,
-                )
-            await self.close()
+            unwritten = None
+            try:
+                await self._wind_up(world.end if finished else self.clock.time)
+            except Exception as error:  # the results could not all be written
+                unwritten = error
+                if self.failure is None:
+                    self.failure = error  # the workers are told why the run stops
+                elif str(error) != str(self.failure):
+                    logger.error("could not write all results either: %s", error)
+            finally:
+                if not finished and unwritten is None:
+                    logger.error(
+                        "simulation %s stopped early at %s; all %d result rows computed so "
+                        "far were written",
+                        world.simulation_id,
+                        format_datetime(int(self.clock.time)),
+                        self.output.rows_written,
+                    )
+                await self.close()
+            if unwritten is not None and finished:
+                raise unwritten
         return {
             "simulation_id": world.simulation_id,
             "wall_time": time.perf_counter() - wall_start,
@@ -157,10 +168,14 @@ class LocalRunner:
             moment = await self.settle(moment)
         self.step_seconds = time.perf_counter() - stepping
 
+    def living_operator_agents(self) -> list:
+        """The units operators still running, to report their last dispatch."""
+        return self.operator_agents
+
     async def _wind_up(self, until: float) -> None:
         """Operators report the dispatch up to ``until``; then everything is written."""
         try:
-            for address in self.operator_agents:
+            for address in self.living_operator_agents():
                 await self.send(SimulationEnd(until), address)
             await asyncio.wait_for(self.settle(), WIND_UP_TIMEOUT)
         except (Exception, asyncio.CancelledError):

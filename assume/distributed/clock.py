@@ -48,6 +48,9 @@ class ManagerClock(DistributedClockManager):
         self.scenario = scenario
         self.members: dict[int, object] = {}  # worker index -> clock agent address
         self.operators: dict[int, list[str]] = {}
+        # workers known to be gone (their process ended), or that stopped answering
+        self.gone: dict[int, object] = {}
+        self.silent: set[int] = set()  # ... of those, the ones that stopped answering
         self.all_joined = asyncio.get_event_loop().create_future()
         # fails when a peer is known to be gone, which ends any wait for workers at once
         self.lost = asyncio.get_event_loop().create_future()
@@ -111,10 +114,21 @@ class ManagerClock(DistributedClockManager):
 
         self.heartbeat = asyncio.ensure_future(beat())
 
-    def peer_gone(self, reason: str) -> None:
-        """A worker is known to be gone (its process ended with an error): stop waiting."""
+    def peer_gone(self, reason: str, worker: int | None = None) -> None:
+        """A worker is known to be gone (its process ended with an error): stop waiting. The
+        others go on to the end of the run (see :meth:`forget_lost`)."""
+        if worker is not None and worker in self.members:
+            self.gone[worker] = self.members.pop(worker)
         if not self.lost.done():
             self.lost.set_exception(PeerError(reason))
+
+    def forget_lost(self) -> None:
+        """The loss of a worker has stopped the run: from now on wait for the others only
+        (so that their last reports are written), until one of them is lost as well."""
+        if self.lost.done():
+            if not self.lost.cancelled():
+                self.lost.exception()  # reported already, as the run's error
+            self.lost = asyncio.get_running_loop().create_future()
 
     async def _unless_lost(self, future: asyncio.Future, timeout: float) -> bool:
         """Wait for ``future`` at most ``timeout`` seconds; False if the time ran out. Raises
@@ -160,6 +174,9 @@ class ManagerClock(DistributedClockManager):
         if self.members and not self.answered.done():
             if not await self._unless_lost(self.answered, timeout):
                 silent = sorted(set(self.members) - set(self.answers))
+                for worker in silent:  # the others go on to the end of the run
+                    self.gone[worker] = self.members.pop(worker)
+                    self.silent.add(worker)
                 raise PeerError(
                     f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "
                     f"{timeout:g} s"
@@ -239,6 +256,10 @@ class ManagerClock(DistributedClockManager):
             heartbeat.cancel()
         try:
             await self._broadcast(ClockStop(reason), answer=False)
+            # a worker that stopped answering may only be slow: tell it too (one whose
+            # process ended cannot be told)
+            for worker in sorted(self.silent):
+                await self.send_message(ClockStop(reason), self.gone[worker])
             await flush(self)
         except Exception:
             logger.exception("could not tell the workers to stop")

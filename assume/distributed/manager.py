@@ -90,6 +90,14 @@ class ManagerRunner(LocalRunner):
                 "every operator once."
             )
 
+    def living_operator_agents(self) -> list:
+        """The units operators on workers that are not known to be gone, and from now on wait
+        for those workers only: after a lost worker has stopped the run, the others' last
+        reports are still written."""
+        self.manager_clock.forget_lost()
+        living = {address.protocol_addr for address in self.manager_clock.members.values()}
+        return [agent for agent in self.operator_agents if agent.protocol_addr in living]
+
     async def settle(self, moment: float | None = None) -> float | None:
         try:
             next_event = await self.manager_clock.settle(self.settings.peer_timeout, moment)

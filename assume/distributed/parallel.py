@@ -87,7 +87,7 @@ class WorkerProcesses:
         return {"MQTT_PASSWORD": password} if password else {}
 
     def start(self, manager_addr, peer_gone=None) -> None:
-        """Start the workers; ``peer_gone(reason)`` is called (in this event loop) when one
+        """Start the workers; ``peer_gone(reason, index)`` is called (in this event loop) when one
         ends with an error, so the manager stops at once instead of after a timeout."""
         # forked where possible, so that their log records reach this process's handlers
         forked = logs.share_with_children()
@@ -114,10 +114,12 @@ class WorkerProcesses:
                 if process.exitcode < 0
                 else f"exited with code {process.exitcode}"
             )
-            peer_gone(f"worker {index} (process {process.pid}) {how}; its log says why")
+            peer_gone(f"worker {index} (process {process.pid}) {how}; its log says why", index)
 
-    def wait(self) -> None:
-        """Wait for every worker; a worker that failed is an error naming it."""
+    def wait(self, run_failed: bool = False) -> None:
+        """Wait for every worker; a worker that failed is an error naming it. After a run
+        that failed (``run_failed``), whose error names the cause, the workers' own ends
+        (they are stopped with that error) are only logged."""
         failed = []
         for index, process in enumerate(self.processes):
             process.join(self.settings.peer_timeout + self.settings.connect_timeout)
@@ -125,7 +127,9 @@ class WorkerProcesses:
                 process.kill()
                 process.join()
                 failed.append(f"worker {index} (did not stop, killed)")
+                if run_failed:
+                    logger.warning("worker %d did not stop; it was killed", index)
             elif process.exitcode:
                 failed.append(f"worker {index} (exit code {process.exitcode})")
-        if failed:
+        if failed and not run_failed:
             raise PeerError(f"worker process(es) failed: {', '.join(failed)}")

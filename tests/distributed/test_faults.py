@@ -3,6 +3,8 @@ SIGTERM, a wrong token. Nothing hangs; results computed so far are written."""
 
 import csv
 import importlib.util
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +53,21 @@ def rows(path: Path) -> int:
         return sum(1 for _ in csv.DictReader(handle))
 
 
+def last_dispatch(long_run: Path, out: Path, operators: list[str]) -> dict[str, str]:
+    """The last unit_dispatch time of each of ``operators``' units, per operator."""
+    operator_of = {}
+    for table in ("powerplant_units.csv", "demand_units.csv"):
+        with open(long_run / "long" / table, newline="") as handle:
+            for row in csv.DictReader(handle):
+                operator_of[row["name"]] = row["unit_operator"]
+    last: dict[str, str] = {}
+    with open(out / "long_base" / "unit_dispatch.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            operator = operator_of[row["unit"]]
+            last[operator] = max(last.get(operator, ""), row["time"])
+    return {operator: last.get(operator, "") for operator in operators}
+
+
 def distributed(long_run, port, out, *extra):
     common = ["-s", "long", "-i", str(long_run), "--workers", "2", "--peer-timeout", "3", *extra]
     manager = start(*common, "--role", "manager", "--port", str(port), "-csv", str(out))
@@ -73,8 +90,12 @@ def test_a_killed_worker_stops_the_run_and_keeps_the_results(long_run, port, tmp
     assert "worker(s) 1 did not answer" in errors and "simulation time 2019-" in errors
     assert took < 30
     assert rows(meta) >= 48  # at least the first two days, flushed before the kill
+    stopped = re.search(r"stopped early at (\S+ \d\d:\d\d:\d\d)", errors).group(1)
     code, errors, _ = finish(workers[0], within=30)
     assert code != 0 and "the manager stopped the run" in errors
+    # the worker that still answered reported its dispatch up to the stop
+    survivors = re.search(r"worker 0 joined with operators (.*)", errors).group(1).split(", ")
+    assert last_dispatch(long_run, tmp_path, survivors) == dict.fromkeys(survivors, stopped)
 
 
 def test_a_killed_manager_ends_every_worker(long_run, port, tmp_path):
@@ -207,3 +228,74 @@ def test_a_killed_parallel_worker_stops_the_run_at_once(long_run, port, tmp_path
     assert time.monotonic() - killed < 30
     assert "worker 1 (process" in errors and "was killed by signal 9" in errors
     assert rows(meta) >= 48
+
+
+# -- assume -p: the worker processes and the output writer are the manager's children -----
+
+
+def child_named(parent: int, name: str, timeout: float = 30) -> int:
+    """The pid of ``parent``'s child process called ``name`` (Linux: /proc)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent_pid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent_pid == parent and (entry / "comm").read_text().strip() == name:
+                    return int(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue  # ended meanwhile
+        time.sleep(0.05)  # poll: the process may not have named itself yet
+    raise AssertionError(f"no child process {name} of {parent}")
+
+
+def parallel(long_run, out):
+    return start(
+        *["-s", "long", "-i", str(long_run), "-csv", str(out)],
+        *["-p", "--workers", "2", "--port", "0", "--peer-timeout", "3"],
+    )
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+def test_parallel_a_killed_worker_is_named_and_the_others_report_to_the_end(long_run, tmp_path):
+    manager = parallel(long_run, tmp_path)
+    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
+    os.kill(child_named(manager.pid, "assume-worker1"), signal.SIGKILL)
+    code, errors, _ = finish(manager, within=60)
+    assert code == 1
+    # the error is the killed worker, not that the workers ended with it
+    assert "worker 1 (process" in errors and "was killed by signal 9" in errors
+    assert "worker process(es) failed" not in errors
+    stopped = re.search(r"stopped early at (\S+ \d\d:\d\d:\d\d)", errors).group(1)
+    survivors = re.search(r"worker 0 joined with operators (.*)", errors).group(1).split(", ")
+    # the surviving worker's operators reported their dispatch up to the stop
+    assert last_dispatch(long_run, tmp_path, survivors) == dict.fromkeys(survivors, stopped)
+
+
+@needs_proc
+def test_parallel_sigterm_is_an_interruption_not_a_worker_failure(long_run, tmp_path):
+    manager = parallel(long_run, tmp_path)
+    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
+    manager.send_signal(signal.SIGTERM)
+    code, errors, _ = finish(manager, within=60)
+    assert code == 130
+    assert errors.rstrip().endswith("assume: interrupted; results computed so far were written")
+    assert "worker process(es) failed" not in errors
+
+
+@needs_proc
+def test_parallel_a_killed_output_writer_stops_the_workers_and_says_so(long_run, tmp_path):
+    manager = parallel(long_run, tmp_path)
+    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
+    os.kill(child_named(manager.pid, "assume-output"), signal.SIGKILL)
+    code, errors, took = finish(manager, within=60)
+    assert code != 0
+    last = errors.rstrip().splitlines()[-1]
+    assert last.startswith("assume: error: output writer: the writer process ended (exit code -9)")
+    # the workers were told, and did not wait out the peer timeout
+    assert errors.count("the manager stopped the run: AssumeError: output writer") == 2
+    assert "has not been heard" not in errors
