@@ -104,6 +104,7 @@ class DistributedSettings:
                 "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1
             )
             container.batching = True
+            container.connect_timeout = min(self.connect_timeout, self.peer_timeout)
             container.before_joining = (Hello,) if manager else (Welcome, Refused)
             container.join_token = self.token
             return container

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Literal
 
 from mango.container.core import Container
@@ -33,6 +34,7 @@ from mango.util.clock import Clock
 from assume.codec import MalformedMessage, make_codec
 from assume.distributed.mqtt import GuardedMQTTContainer
 from assume.distributed.protocol import Welcome
+from assume.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +123,15 @@ class GuardedTCPContainer(TCPContainer):
     before_joining: tuple[type, ...] | None = None
     #: the token a manager's Welcome must carry (a worker's container)
     join_token = ""
+    #: seconds to wait for a peer to accept a connection (None: as long as the system does,
+    #: which is minutes for a host that drops the attempt)
+    connect_timeout: float | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._held: dict[tuple, list[bytes]] = {}
         self._links: dict[tuple, GuardedProtocol] = {}
+        self._opening: dict[tuple, asyncio.Lock] = {}
 
     async def _send_external_message(self, addr, message, meta) -> bool:
         if not self.batching or not isinstance(addr, tuple | list) or len(addr) != 2:
@@ -165,12 +171,31 @@ class GuardedTCPContainer(TCPContainer):
         protocol = self._links.get(peer)
         if protocol is not None and not protocol.transport.is_closing():
             return protocol
+        # one opening at a time per peer: two flushes at once (the heartbeat and a step's
+        # messages) would otherwise open two connections, and the peer lets in only one
+        async with self._opening.setdefault(peer, asyncio.Lock()):
+            protocol = self._links.get(peer)
+            if protocol is not None and not protocol.transport.is_closing():
+                return protocol
+            return await self._open(peer, count)
+
+    async def _open(self, peer: tuple, count: int) -> GuardedProtocol | None:
         try:
-            _, protocol = await asyncio.get_running_loop().create_connection(
-                lambda: GuardedProtocol(container=self, codec=self.codec), *peer
+            _, protocol = await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(
+                    lambda: GuardedProtocol(container=self, codec=self.codec), *peer
+                ),
+                self.connect_timeout,
             )
-        except OSError as error:
-            logger.warning("could not reach %s:%s, %d message(s) not sent: %s", *peer, count, error)
+        except OSError as error:  # TimeoutError included
+            reason = (
+                f"no answer in {self.connect_timeout:g} s"
+                if isinstance(error, TimeoutError)
+                else error
+            )
+            logger.warning(
+                "could not reach %s:%s, %d message(s) not sent: %s", *peer, count, reason
+            )
             return None
         self._links[peer] = protocol
         return protocol
@@ -183,9 +208,17 @@ class GuardedTCPContainer(TCPContainer):
 
     async def start(self) -> None:
         # TCPContainer.start with another protocol; the rest of its start is Container.start
-        self.server = await asyncio.get_running_loop().create_server(
-            lambda: GuardedProtocol(container=self, codec=self.codec), *self.addr
-        )
+        try:
+            self.server = await asyncio.get_running_loop().create_server(
+                lambda: GuardedProtocol(container=self, codec=self.codec), *self.addr
+            )
+        except OSError as error:
+            host, port = self.addr
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port}: "
+                f"{os.strerror(error.errno) if error.errno else error} (is another run or "
+                "program using the port? --port chooses another, --port 0 any free one)"
+            ) from None
         self.addr = (self.addr[0], self.server.sockets[0].getsockname()[1])
         await Container.start(self)
 

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,13 +20,14 @@ COMMAND = [sys.executable, "-m", "assume", "-l", "INFO", "--no-progress"]
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory) -> Path:
-    """A scenario that runs for several seconds when distributed (60 days, 40 plants)."""
+    """A scenario that runs for several seconds when distributed (a year, 40 plants): the
+    tests stop it after its first results, long before its end."""
     path = ROOT / "benchmarks" / "generate_scenario.py"
     spec = importlib.util.spec_from_file_location("generate_scenario", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     inputs = tmp_path_factory.mktemp("long")
-    module.generate(40, 4, 60, inputs, name="long")
+    module.generate(40, 4, 365, inputs, name="long")
     return inputs
 
 
@@ -250,10 +252,10 @@ def child_named(parent: int, name: str, timeout: float = 30) -> int:
     raise AssertionError(f"no child process {name} of {parent}")
 
 
-def parallel(long_run, out):
+def parallel(long_run, out, port: int = 0):
     return start(
         *["-s", "long", "-i", str(long_run), "-csv", str(out)],
-        *["-p", "--workers", "2", "--port", "0", "--peer-timeout", "3"],
+        *["-p", "--workers", "2", "--port", str(port), "--peer-timeout", "3"],
     )
 
 
@@ -295,7 +297,49 @@ def test_parallel_a_killed_output_writer_stops_the_workers_and_says_so(long_run,
     code, errors, took = finish(manager, within=60)
     assert code != 0
     last = errors.rstrip().splitlines()[-1]
-    assert last.startswith("assume: error: output writer: the writer process ended (exit code -9)")
+    # (it may first say which table it could not hand over)
+    assert last.startswith("assume: error: output writer: ")
+    assert "the writer process ended (exit code -9)" in last
     # the workers were told, and did not wait out the peer timeout
     assert errors.count("the manager stopped the run: AssumeError: output writer") == 2
     assert "has not been heard" not in errors
+
+
+def test_a_taken_port_is_a_clear_error(long_run, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        manager = parallel(long_run, tmp_path, port=port)
+        code, errors, _ = finish(manager, within=60)
+    assert code == 2
+    assert errors.strip().splitlines()[-1] == (
+        f"assume: error: cannot listen on 127.0.0.1:{port}: Address already in use (is another "
+        "run or program using the port? --port chooses another, --port 0 any free one)"
+    )
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux drops attempts beyond a full queue"
+)
+def test_a_manager_that_never_accepts_is_given_up_after_the_connect_timeout():
+    # a listener whose queue of connections is full: the system drops further attempts, and
+    # a connect would wait for minutes
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(8)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        worker = start(
+            *["--config", str(ROOT / "config.yaml"), "--role", "worker", "--workers", "2"],
+            *["--worker-index", "0", "--manager", f"127.0.0.1:{port}", "--connect-timeout", "2"],
+        )
+        code, errors, _ = finish(worker, within=60)  # minutes without the timeout
+        for filler in fillers:
+            filler.close()
+    assert code == 1
+    assert "no answer in 2 s" in errors
+    assert f"worker 0 waited 2 s for the manager at ('127.0.0.1', {port})" in errors
