@@ -9,6 +9,7 @@ from pathlib import Path
 from assume.errors import ConfigurationError
 
 MANAGER_CLIENT_ID = "assume_manager"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 CLOCK_AGENT = "clock"
 
 
@@ -99,6 +100,13 @@ class DistributedSettings:
             codec.register_message_type(message_type)
         if self.transport == "tcp":
             address = (self.manager_host, self.manager_port) if manager else (self.host, self.port)
+            if not manager and self.host in WILDCARD_HOSTS:
+                # a worker's messages carry its address, and the manager answers there
+                raise ConfigurationError(
+                    f"a worker cannot listen on --host {self.host}: the manager answers the "
+                    "address a worker listens on, so give one it can reach (this machine's "
+                    "address on the manager's network, e.g. --host 10.0.0.6)"
+                )
             # one connection per peer: messages between two containers keep their order
             container = create_container(
                 "tcp", clock=clock, codec=codec, addr=address, tcp_max_connections_per_target=1

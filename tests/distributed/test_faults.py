@@ -343,3 +343,13 @@ def test_a_manager_that_never_accepts_is_given_up_after_the_connect_timeout():
     assert code == 1
     assert "no answer in 2 s" in errors
     assert f"worker 0 waited 2 s for the manager at ('127.0.0.1', {port})" in errors
+
+
+def test_a_worker_listening_on_every_interface_is_refused_with_the_reason():
+    worker = start(
+        *["--config", str(ROOT / "config.yaml"), "--role", "worker", "--workers", "2"],
+        *["--worker-index", "0", "--host", "0.0.0.0"],
+    )
+    code, errors, _ = finish(worker, within=60)
+    assert code == 2
+    assert "a worker cannot listen on --host 0.0.0.0: the manager answers" in errors
