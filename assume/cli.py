@@ -147,6 +147,12 @@ def parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--token", help="shared secret every worker must present when it joins")
     group.add_argument(
+        "--run-name",
+        metavar="NAME",
+        help="sets this run's MQTT client ids and topics apart from other runs on the same "
+        "broker (letters, digits, - and _; -p picks its own; or ASSUME_RUN_NAME)",
+    )
+    group.add_argument(
         "--connect-timeout", type=float, help="seconds to wait for the other side (default 60)"
     )
     group.add_argument(

@@ -64,6 +64,8 @@ class WorkerProcesses:
             argv += ["--manager", f"{manager_addr[0]}:{manager_addr[1]}"]
         if settings.token:
             argv += ["--token", settings.token]
+        if settings.run_name:
+            argv += ["--run-name", settings.run_name]
         argv += ["--connect-timeout", str(settings.connect_timeout)]
         argv += ["--peer-timeout", str(settings.peer_timeout)]
         return argv

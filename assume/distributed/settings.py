@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assume.errors import ConfigurationError
 
 MANAGER_CLIENT_ID = "assume_manager"
+RUN_NAME = re.compile(r"[A-Za-z0-9_-]{0,32}")
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 CLOCK_AGENT = "clock"
 
@@ -21,7 +24,9 @@ class DistributedSettings:
     manager_port, each worker on host:port, port 0 = any free port) or ``mqtt`` (every
     process connects to the broker at broker_host:broker_port, as broker_username with
     broker_password if given, over TLS if broker_tls: with the system's CAs unless
-    broker_ca names a CA file; broker_cert and broker_key are a client certificate)."""
+    broker_ca names a CA file; broker_cert and broker_key are a client certificate).
+    ``run_name`` sets this run's MQTT client ids and topics apart from other runs on the same
+    broker (``assume -p`` picks one of its own when none is given)."""
 
     transport: str = "tcp"
     manager_host: str = "127.0.0.1"
@@ -40,6 +45,7 @@ class DistributedSettings:
     worker_index: int = 0
     operators: list[str] | None = None
     token: str = ""
+    run_name: str = ""
     connect_timeout: float = 60.0
     peer_timeout: float = 30.0
 
@@ -53,6 +59,10 @@ class DistributedSettings:
         if not 0 <= self.worker_index < self.workers:
             raise ConfigurationError(
                 f"worker index {self.worker_index} outside 0..{self.workers - 1}"
+            )
+        if not RUN_NAME.fullmatch(self.run_name):
+            raise ConfigurationError(
+                f"run name {self.run_name!r}: use at most 32 letters, digits, '-' and '_'"
             )
         for name in ("connect_timeout", "peer_timeout"):
             if getattr(self, name) <= 0:
@@ -87,7 +97,14 @@ class DistributedSettings:
         """The manager container's address as agents write it."""
         if self.transport == "tcp":
             return (self.manager_host, self.manager_port)
-        return MANAGER_CLIENT_ID
+        return self.client_id("manager")
+
+    def client_id(self, process: str) -> str:
+        """The MQTT client id (and inbox topic) of ``process`` ("manager", "worker_0", ...)
+        in this run."""
+        if not self.run_name:
+            return MANAGER_CLIENT_ID if process == "manager" else f"assume_{process}"
+        return f"assume_{self.run_name}_{process}"
 
     def create_container(self, clock, manager: bool, name: str = ""):
         """A mango container for this process (the manager's or a worker's)."""
@@ -118,7 +135,8 @@ class DistributedSettings:
             return container
         from assume.distributed.mqtt import BrokerLogin
 
-        client_id = MANAGER_CLIENT_ID if manager else (name or f"assume_worker_{self.worker_index}")
+        client_id = self.client_id("manager" if manager else f"worker_{self.worker_index}")
+        client_id = name if name and not manager else client_id
         login = BrokerLogin(
             self.broker_username,
             self.broker_password,
@@ -263,6 +281,19 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         values["manager_port" if role == "manager" else "port"] = args.port
     if args.token:
         values["token"] = args.token
+    values["run_name"] = str(section.get("run_name") or "")
+    if environ.get("ASSUME_RUN_NAME"):
+        values["run_name"] = environ["ASSUME_RUN_NAME"]
+    if getattr(args, "run_name", None):
+        values["run_name"] = args.run_name
+    if (
+        role == "manager"
+        and args.parallel
+        and values["transport"] == "mqtt"
+        and not values["run_name"]
+    ):
+        # its own workers are told the name; other runs on the broker have other names
+        values["run_name"] = secrets.token_hex(4)
     if args.connect_timeout:
         values["connect_timeout"] = args.connect_timeout
     if args.peer_timeout:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 
 from assume.cli import main
 from assume.distributed.mqtt import Arrival, Channel
+from assume.distributed.settings import DistributedSettings
+from assume.errors import ConfigurationError
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
@@ -264,7 +267,9 @@ def test_a_broker_away_longer_than_the_peer_timeout_stops_the_run(multi_market, 
     assert f"{LOST} {mosquitto.address}" in log
     errors = [line for line in log.splitlines() if line.startswith("assume: error:")]
     assert len(errors) == 3, log
-    workers = [e for e in errors if "the manager at assume_manager has not been heard for 3 s" in e]
+    # -p names its run: assume_<run>_manager
+    heard = re.compile(r"the manager at assume_[0-9a-f]{8}_manager has not been heard for 3 s")
+    workers = [e for e in errors if heard.search(e)]
     assert len(workers) == 2, log
     assert "worker" in (set(errors) - set(workers)).pop()
     assert rows(meta) >= 24  # the first day, flushed before the broker went away
@@ -355,7 +360,7 @@ def test_tls_with_our_own_ca_and_a_client_certificate(
     out = tmp_path / "out"
     # without TLS, without the client certificate (refused in the TLS 1.3 handshake or right
     # after it), or verified with the system's CAs: one line naming the broker and why
-    closed = "closed the connection before accepting assume_manager"
+    closed = "closed the connection before accepting assume_"
     for login, reasons in (
         ([], (closed,)),
         (ca, (closed, "cannot connect to the MQTT broker")),
@@ -392,3 +397,29 @@ def test_no_broker_at_the_address_is_one_clear_error(multi_market, tmp_path):
     code, log = parallel(multi_market, tmp_path, address, level="WARNING").finish()
     assert code == 1 and log.count("\n") == 1, log
     assert log.startswith(f"assume: error: cannot connect to the MQTT broker at {address}: ")
+
+
+def test_two_runs_on_one_broker_keep_apart(multi_market, single, broker, tmp_path, identical):
+    # each -p run names itself: the same client ids would have made the broker drop one
+    # client for the other, over and over, and workers could take the other run's clock
+    mosquitto = broker()
+    runs = [
+        parallel(multi_market, tmp_path / name, mosquitto.address, "--peer-timeout", "10")
+        for name in ("first", "second")
+    ]
+    for run in runs:
+        code, log = run.finish(timeout=120)
+        assert code == 0, log
+        assert LOST not in log, log
+    for name in ("first", "second"):
+        identical(single, tmp_path / name / "multi_multi")
+
+
+def test_a_run_name_sets_client_ids_apart():
+    named = DistributedSettings(transport="mqtt", run_name="study-7", workers=2)
+    assert named.client_id("manager") == named.manager_protocol_addr == "assume_study-7_manager"
+    assert named.client_id("worker_1") == "assume_study-7_worker_1"
+    plain = DistributedSettings(transport="mqtt")
+    assert plain.manager_protocol_addr == "assume_manager"
+    with pytest.raises(ConfigurationError, match="run name 'a/b'"):
+        DistributedSettings(transport="mqtt", run_name="a/b")
