@@ -262,12 +262,23 @@ def parallel(long_run, out, port: int = 0):
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
+def parallel_stopped(long_run, out, stop) -> tuple[int, str]:
+    """Exit code and log of an ``assume -p`` run that ``stop(manager)`` interrupts once its
+    first results are on disk."""
+    manager = parallel(long_run, out)
+    wait_for(out / "long_base" / "market_meta.csv", manager)
+    stop(manager)
+    code, errors, _ = finish(manager, within=60)
+    return code, errors
+
+
+def kill_child(name: str):
+    return lambda manager: os.kill(child_named(manager.pid, name), signal.SIGKILL)
+
+
 @needs_proc
 def test_parallel_a_killed_worker_is_named_and_the_others_report_to_the_end(long_run, tmp_path):
-    manager = parallel(long_run, tmp_path)
-    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
-    os.kill(child_named(manager.pid, "assume-worker1"), signal.SIGKILL)
-    code, errors, _ = finish(manager, within=60)
+    code, errors = parallel_stopped(long_run, tmp_path, kill_child("assume-worker1"))
     assert code == 1
     # the error is the killed worker, not that the workers ended with it
     assert "worker 1 (process" in errors and "was killed by signal 9" in errors
@@ -280,10 +291,7 @@ def test_parallel_a_killed_worker_is_named_and_the_others_report_to_the_end(long
 
 @needs_proc
 def test_parallel_sigterm_is_an_interruption_not_a_worker_failure(long_run, tmp_path):
-    manager = parallel(long_run, tmp_path)
-    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
-    manager.send_signal(signal.SIGTERM)
-    code, errors, _ = finish(manager, within=60)
+    code, errors = parallel_stopped(long_run, tmp_path, lambda m: m.send_signal(signal.SIGTERM))
     assert code == 130
     assert errors.rstrip().endswith("assume: interrupted; results computed so far were written")
     assert "worker process(es) failed" not in errors
@@ -291,10 +299,7 @@ def test_parallel_sigterm_is_an_interruption_not_a_worker_failure(long_run, tmp_
 
 @needs_proc
 def test_parallel_a_killed_output_writer_stops_the_workers_and_says_so(long_run, tmp_path):
-    manager = parallel(long_run, tmp_path)
-    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
-    os.kill(child_named(manager.pid, "assume-output"), signal.SIGKILL)
-    code, errors, took = finish(manager, within=60)
+    code, errors = parallel_stopped(long_run, tmp_path, kill_child("assume-output"))
     assert code != 0
     last = errors.rstrip().splitlines()[-1]
     # (it may first say which table it could not hand over)
