@@ -118,9 +118,25 @@ class ManagerClock(DistributedClockManager):
         """A worker is known to be gone (its process ended with an error): stop waiting. The
         others go on to the end of the run (see :meth:`forget_lost`)."""
         if worker is not None and worker in self.members:
-            self.gone[worker] = self.members.pop(worker)
+            self._leave(worker)
         if not self.lost.done():
             self.lost.set_exception(PeerError(reason))
+        elif not self.lost.cancelled():  # (cancelled: the run is over, workers may end)
+            logger.error("%s", reason)  # the run stops for an earlier reason: say this too
+
+    def _leave(self, worker: int) -> None:
+        """Count ``worker`` out of the run, and what is still kept for it out of the next
+        write (its host may be gone: opening a connection would wait for nothing)."""
+        address = self.gone[worker] = self.members.pop(worker)
+        forget = getattr(self.context._container, "forget", None)
+        if forget is not None:
+            forget(address.protocol_addr)
+
+    def _raise_if_lost(self) -> None:
+        """Raise the error of a worker known to be gone; checked after every wait of a step,
+        since a worker may end (and leave the members) at any moment."""
+        if self.lost.done() and not self.lost.cancelled():
+            raise self.lost.exception()
 
     def forget_lost(self) -> None:
         """The loss of a worker has stopped the run: from now on wait for the others only
@@ -171,11 +187,12 @@ class ManagerClock(DistributedClockManager):
             await flush(self)
 
     async def _collect(self, timeout: float) -> list[ClockStatus]:
+        self._raise_if_lost()  # also when no worker is left to ask
         if self.members and not self.answered.done():
             if not await self._unless_lost(self.answered, timeout):
                 silent = sorted(set(self.members) - set(self.answers))
                 for worker in silent:  # the others go on to the end of the run
-                    self.gone[worker] = self.members.pop(worker)
+                    self._leave(worker)
                     self.silent.add(worker)
                 raise PeerError(
                     f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "
@@ -208,6 +225,9 @@ class ManagerClock(DistributedClockManager):
             await self._broadcast(ClockQuery(self.round))
             statuses = await self._collect(timeout)
             await until_idle(container)
+            self._raise_if_lost()
+            # the answers of workers still in the run (one may have ended since it answered)
+            statuses = [s for s in statuses if s.worker in self.members]
             failures = [f"worker {s.worker}: {f}" for s in statuses for f in s.failures]
             if failures:
                 raise SimulationError("an agent failed on " + "; ".join(failures))

@@ -1,0 +1,83 @@
+"""The manager's clock when a worker ends at a moment the real processes rarely hit: the
+container's idle waits are replaced here to end it exactly then."""
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from mango.messages.message import AgentAddress
+
+import assume.distributed.clock as clock_module
+from assume.distributed.clock import ManagerClock
+from assume.distributed.protocol import ClockQuery, ClockStatus
+from assume.errors import PeerError
+from assume.messaging import Link
+
+
+class Outbox:
+    """A batching container that keeps nothing (the workers answer in the test)."""
+
+    batching = True
+
+    def post(self, message, address, sender) -> None:
+        pass
+
+    async def flush(self) -> None:
+        pass
+
+
+def manager(workers: int) -> ManagerClock:
+    clock = ManagerClock(workers, Link())
+    clock.context = SimpleNamespace(_container=Outbox())
+    clock.scheduler = SimpleNamespace(
+        clock=SimpleNamespace(get_next_activity=lambda: None, set_time=lambda moment: None)
+    )
+    clock.members = {i: AgentAddress(("127.0.0.1", 9100 + i), "clock") for i in range(workers)}
+    return clock
+
+
+def answering(clock: ManagerClock) -> None:
+    """Every member answers each query at once, balanced and idle."""
+    broadcast = clock._broadcast
+
+    async def and_answer(message, answer=True):
+        await broadcast(message, answer)
+        if isinstance(message, ClockQuery):
+            for worker in list(clock.members):
+                clock.handle_message(ClockStatus(worker, message.round, 0, 0, True), {})
+
+    clock._broadcast = and_answer
+
+
+def ending_at(monkeypatch, clock: ManagerClock, wait: int, worker: int) -> None:
+    """Worker ``worker``'s process ends during the ``wait``-th idle wait of the manager."""
+    waits = 0
+
+    async def until_idle(container) -> None:
+        nonlocal waits
+        waits += 1
+        await asyncio.sleep(0)
+        if waits == wait:
+            clock.peer_gone(f"worker {worker} (process 1) was killed by signal 9", worker)
+
+    monkeypatch.setattr(clock_module, "until_idle", until_idle)
+
+
+@pytest.mark.parametrize(
+    "workers, wait",
+    [
+        (2, 2),  # after every worker answered, while the manager's own messages settle
+        (1, 1),  # the only worker, before the question goes out: nobody is left to ask
+    ],
+)
+def test_a_worker_that_ends_at_any_moment_of_a_step_stops_the_run_naming_it(
+    monkeypatch, workers, wait
+):
+    async def step():
+        clock = manager(workers)
+        answering(clock)
+        ending_at(monkeypatch, clock, wait, workers - 1)
+        await clock.settle(5.0)
+
+    with pytest.raises(PeerError, match=f"worker {workers - 1} .* was killed by signal 9"):
+        asyncio.run(step())
