@@ -239,3 +239,45 @@ def test_mqtt_containers_exchange_messages_and_drop_garbage(mosquitto):
         assert inbox.messages.empty()
 
     asyncio.run(scenario())
+
+
+def test_a_flush_waiting_for_a_connection_is_not_overtaken():
+    """Frames go out in the order they were posted, also when a flush waits while the
+    connection to their peer opens and later flushes come meanwhile (a step's messages, the
+    heartbeat)."""
+    written: list[bytes] = []
+
+    class Transport:
+        def is_closing(self) -> bool:
+            return False
+
+        def write(self, data: bytes) -> None:
+            written.append(data)
+
+    class Opened:
+        transport = Transport()
+
+    async def scenario() -> list[str]:
+        container = create_container("tcp", clock=AsyncioClock(), addr=("127.0.0.1", 0))
+        container.batching = True
+        connected = asyncio.Event()
+
+        async def open_slowly(peer, count):
+            await connected.wait()
+            container._links[peer] = Opened()
+            return container._links[peer]
+
+        container._open = open_slowly
+        receiver = addr(("127.0.0.1", 1), "agent")
+        flushes = []
+        for text in ("first", "second", "third"):
+            container.post(text, receiver, "sender")
+            flushes.append(asyncio.create_task(container.flush()))
+            await asyncio.sleep(0)  # the flush starts (and waits for the connection)
+            if text == "second":
+                connected.set()
+        await asyncio.gather(*flushes)
+        data = b"".join(written)
+        return sorted(("first", "second", "third"), key=lambda text: data.index(text.encode()))
+
+    assert asyncio.run(scenario()) == ["first", "second", "third"]

@@ -20,6 +20,7 @@ container, with its exactly-once links through the broker, is in
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 from typing import Literal
@@ -158,12 +159,18 @@ class GuardedTCPContainer(TCPContainer):
         return True
 
     async def flush(self) -> None:
-        """Write the kept messages, one write per peer, in the order they were sent."""
-        held, self._held = self._held, {}
-        for peer, frames in held.items():
-            protocol = await self._connection(peer, len(frames))
-            if protocol is not None:
+        """Write the kept messages, one write per peer, in the order they were sent. A peer's
+        messages are taken only once its connection is open: a flush that waits for one
+        must not let a later flush write that peer's later messages first."""
+        for peer in list(self._held):
+            protocol = await self._connection(peer, len(self._held.get(peer, ())))
+            frames = self._held.pop(peer, None)
+            if protocol is not None and frames:
                 protocol.transport.write(b"".join(frames))
+
+    def forget(self, peer) -> None:
+        """Drop what is kept for ``peer`` (a peer that has left the run)."""
+        self._held.pop(tuple(peer) if isinstance(peer, list) else peer, None)
 
     async def _connection(self, peer: tuple, count: int) -> GuardedProtocol | None:
         """The open connection to ``peer`` (one per peer, kept for the whole run, so that
@@ -214,11 +221,14 @@ class GuardedTCPContainer(TCPContainer):
             )
         except OSError as error:
             host, port = self.addr
-            raise ConfigurationError(
-                f"cannot listen on {host}:{port}: "
-                f"{os.strerror(error.errno) if error.errno else error} (is another run or "
-                "program using the port? --port chooses another, --port 0 any free one)"
-            ) from None
+            if error.errno == errno.EADDRINUSE:
+                reason = (
+                    f"{os.strerror(error.errno)} (is another run or program using the port? "
+                    "--port chooses another, --port 0 any free one)"
+                )
+            else:
+                reason = f"{error} (--host must be an address of this machine)"
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from None
         self.addr = (self.addr[0], self.server.sockets[0].getsockname()[1])
         await Container.start(self)
 
