@@ -173,11 +173,18 @@ class LocalRunner:
         return self.operator_agents
 
     async def _wind_up(self, until: float) -> None:
-        """Operators report the dispatch up to ``until``; then everything is written."""
+        """Operators report the dispatch up to ``until``; then everything is written (also
+        when interrupted meanwhile, which is then raised)."""
+        interrupted = False
         try:
             for address in self.living_operator_agents():
                 await self.send(SimulationEnd(until), address)
             await asyncio.wait_for(self.settle(), WIND_UP_TIMEOUT)
-        except (Exception, asyncio.CancelledError):
+        except asyncio.CancelledError:
+            interrupted = True
+            logger.error("interrupted while collecting the last dispatch reports")
+        except Exception:
             logger.exception("could not collect the last dispatch reports")
         self.output.finish()
+        if interrupted:
+            raise asyncio.CancelledError

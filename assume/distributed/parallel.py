@@ -133,5 +133,7 @@ class WorkerProcesses:
                     logger.warning("worker %d did not stop; it was killed", index)
             elif process.exitcode:
                 failed.append(f"worker {index} (exit code {process.exitcode})")
+                if run_failed and process.exitcode < 0:  # not stopped by the manager
+                    logger.warning("worker %d was killed by signal %d", index, -process.exitcode)
         if failed and not run_failed:
             raise PeerError(f"worker process(es) failed: {', '.join(failed)}")

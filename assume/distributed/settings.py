@@ -293,7 +293,8 @@ def settings_from(args, role: str, spec, environ) -> DistributedSettings:
         and not values["run_name"]
     ):
         # its own workers are told the name; other runs on the broker have other names
-        values["run_name"] = secrets.token_hex(4)
+        # short: client ids within the 23 characters every MQTT 3.1.1 broker takes
+        values["run_name"] = secrets.token_hex(3)
     if args.connect_timeout:
         values["connect_timeout"] = args.connect_timeout
     if args.peer_timeout:

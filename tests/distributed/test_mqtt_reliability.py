@@ -268,7 +268,7 @@ def test_a_broker_away_longer_than_the_peer_timeout_stops_the_run(multi_market, 
     errors = [line for line in log.splitlines() if line.startswith("assume: error:")]
     assert len(errors) == 3, log
     # -p names its run: assume_<run>_manager
-    heard = re.compile(r"the manager at assume_[0-9a-f]{8}_manager has not been heard for 3 s")
+    heard = re.compile(r"the manager at assume_[0-9a-f]{6}_manager has not been heard for 3 s")
     workers = [e for e in errors if heard.search(e)]
     assert len(workers) == 2, log
     assert "worker" in (set(errors) - set(workers)).pop()
