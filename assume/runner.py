@@ -118,6 +118,10 @@ class LocalRunner:
             unwritten = None
             try:
                 await self._wind_up(world.end if finished else self.clock.time)
+            except asyncio.CancelledError as error:  # interrupted (the results are written)
+                if self.failure is None:
+                    self.failure = error  # the workers are told the run was interrupted
+                raise
             except Exception as error:  # the results could not all be written
                 unwritten = error
                 if self.failure is None:
@@ -186,5 +190,6 @@ class LocalRunner:
         except Exception:
             logger.exception("could not collect the last dispatch reports")
         self.output.finish()
-        if interrupted:
+        # (Python 3.11's wait_for may swallow a cancellation: the flag is set as well)
+        if interrupted or self.world.interrupted:
             raise asyncio.CancelledError

@@ -262,7 +262,7 @@ def test_a_flush_waiting_for_a_connection_is_not_overtaken():
         container.batching = True
         connected = asyncio.Event()
 
-        async def open_slowly(peer, count):
+        async def open_slowly(peer):
             await connected.wait()
             container._links[peer] = Opened()
             return container._links[peer]

@@ -117,6 +117,11 @@ class ManagerClock(DistributedClockManager):
     def peer_gone(self, reason: str, worker: int | None = None) -> None:
         """A worker is known to be gone (its process ended with an error): stop waiting. The
         others go on to the end of the run (see :meth:`forget_lost`)."""
+        if worker is not None and worker in self.gone:
+            # it stopped answering before: the run stops for that already (and the others'
+            # last reports are still to be collected)
+            logger.info("%s", reason)
+            return
         if worker is not None and worker in self.members:
             self._leave(worker)
         if not self.lost.done():

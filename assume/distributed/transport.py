@@ -23,6 +23,7 @@ import asyncio
 import errno
 import logging
 import os
+import socket
 from typing import Literal
 
 from mango.container.core import Container
@@ -163,16 +164,22 @@ class GuardedTCPContainer(TCPContainer):
         messages are taken only once its connection is open: a flush that waits for one
         must not let a later flush write that peer's later messages first."""
         for peer in list(self._held):
-            protocol = await self._connection(peer, len(self._held.get(peer, ())))
+            if not self._held.get(peer):
+                continue  # an earlier flush took them meanwhile
+            protocol = await self._connection(peer)
             frames = self._held.pop(peer, None)
-            if protocol is not None and frames:
+            if not frames:
+                continue
+            if protocol is None:
+                logger.warning("%d message(s) to %s:%s not sent", len(frames), *peer)
+            else:
                 protocol.transport.write(b"".join(frames))
 
     def forget(self, peer) -> None:
         """Drop what is kept for ``peer`` (a peer that has left the run)."""
         self._held.pop(tuple(peer) if isinstance(peer, list) else peer, None)
 
-    async def _connection(self, peer: tuple, count: int) -> GuardedProtocol | None:
+    async def _connection(self, peer: tuple) -> GuardedProtocol | None:
         """The open connection to ``peer`` (one per peer, kept for the whole run, so that
         messages keep their order); None, with a warning, if it cannot be opened."""
         protocol = self._links.get(peer)
@@ -184,9 +191,11 @@ class GuardedTCPContainer(TCPContainer):
             protocol = self._links.get(peer)
             if protocol is not None and not protocol.transport.is_closing():
                 return protocol
-            return await self._open(peer, count)
+            if not self._held.get(peer):
+                return None  # nothing left to send (an earlier flush took it, or it left)
+            return await self._open(peer)
 
-    async def _open(self, peer: tuple, count: int) -> GuardedProtocol | None:
+    async def _open(self, peer: tuple) -> GuardedProtocol | None:
         try:
             _, protocol = await asyncio.wait_for(
                 asyncio.get_running_loop().create_connection(
@@ -200,9 +209,7 @@ class GuardedTCPContainer(TCPContainer):
                 if isinstance(error, TimeoutError)
                 else error
             )
-            logger.warning(
-                "could not reach %s:%s, %d message(s) not sent: %s", *peer, count, reason
-            )
+            logger.warning("could not reach %s:%s: %s", *peer, reason)
             return None
         self._links[peer] = protocol
         return protocol
@@ -226,8 +233,10 @@ class GuardedTCPContainer(TCPContainer):
                     f"{os.strerror(error.errno)} (is another run or program using the port? "
                     "--port chooses another, --port 0 any free one)"
                 )
-            else:
+            elif error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
                 reason = f"{error} (--host must be an address of this machine)"
+            else:
+                reason = str(error)
             raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from None
         self.addr = (self.addr[0], self.server.sockets[0].getsockname()[1])
         await Container.start(self)
