@@ -201,7 +201,8 @@ class ManagerClock(DistributedClockManager):
                     self.silent.add(worker)
                 raise PeerError(
                     f"worker(s) {', '.join(map(str, silent))} did not answer the clock within "
-                    f"{timeout:g} s"
+                    f"{timeout:g} s (gone, unreachable, or still busy: a worker answers once its "
+                    "units have bid, so --peer-timeout must exceed the longest step)"
                 ) from None
         return list(self.answers.values())
 
