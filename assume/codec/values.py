@@ -239,8 +239,7 @@ class ArrayConverter(Converter):
             wire_dtype = _WIRE_DTYPES[dtype]
             if dtype == "datetime64[s]":
                 value = value.view(wire_dtype)
-            raw = np.ascontiguousarray(value, dtype=wire_dtype.newbyteorder("<")).tobytes()
-            data = base64.b64encode(raw).decode("ascii")
+            data = _to_base64(value, wire_dtype)
         return {TYPE_KEY: "ndarray", "dtype": dtype, "shape": list(value.shape), "data": data}
 
     def decode(self, wire):
@@ -332,8 +331,7 @@ class OrderbookConverter(Converter):
             if dtype.kind == "U":
                 wire[name] = column.tolist()
             else:
-                raw = np.ascontiguousarray(column, dtype=dtype.newbyteorder("<")).tobytes()
-                wire[name] = base64.b64encode(raw).decode("ascii")
+                wire[name] = _to_base64(column, dtype)
         return wire
 
     def decode(self, wire):
@@ -357,6 +355,12 @@ class OrderbookConverter(Converter):
         if len(lengths) > 1:
             raise WireError(f"columns have different lengths {sorted(lengths)}")
         return Orderbook(**columns)
+
+
+def _to_base64(values: np.ndarray, dtype: np.dtype) -> str:
+    """``values`` as ``dtype``, as the base64 text of their little-endian bytes."""
+    raw = np.ascontiguousarray(values, dtype=dtype.newbyteorder("<")).tobytes()
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _from_base64(text: str, dtype: np.dtype, name: str) -> np.ndarray:

@@ -135,8 +135,8 @@ class DistributedSettings:
             return container
         from assume.distributed.mqtt import BrokerLogin
 
-        client_id = self.client_id("manager" if manager else f"worker_{self.worker_index}")
-        client_id = name if name and not manager else client_id
+        process = "manager" if manager else f"worker_{self.worker_index}"
+        client_id = name if name and not manager else self.client_id(process)
         login = BrokerLogin(
             self.broker_username,
             self.broker_password,

@@ -93,13 +93,12 @@ class Orderbook:
             return cls.empty()
         if len(books) == 1:
             return books[0]
-        if answers:
-            return cls(*[np.concatenate([getattr(b, name) for b in books]) for name in COLUMNS])
-        columns = {name: np.concatenate([getattr(b, name) for b in books]) for name in ORDERS}
-        count = len(columns["volume"])
-        return cls(
-            **columns, accepted_price=np.full(count, np.nan), accepted_volume=np.zeros(count)
-        )
+        names = COLUMNS if answers else ORDERS
+        columns = {name: np.concatenate([getattr(b, name) for b in books]) for name in names}
+        if not answers:
+            count = len(columns["volume"])
+            columns.update(accepted_price=np.full(count, np.nan), accepted_volume=np.zeros(count))
+        return cls(**columns)
 
     def to_wire(self) -> dict:
         """Plain lists for the JSON codec."""

@@ -179,14 +179,18 @@ class BackgroundWriter:
             self._raise_if_failed(answer)
         if self._handing_failed is not None:
             raise AssumeError(f"output writer: {self._handing_failed}")
+        # the arrays must not change until the sender has pickled them: the output role
+        # hands over tables it merged for this write and keeps no reference to them
+        self._hand((table, columns, merged))
+
+    def _hand(self, item) -> None:
+        """Give ``item`` to the sender thread (started with the first one)."""
         if self._sender is None:
             self._sender = threading.Thread(
                 target=self._hand_over, name="output-sender", daemon=True
             )
             self._sender.start()
-        # the arrays must not change until the sender has pickled them: the output role
-        # hands over tables it merged for this write and keeps no reference to them
-        self._outbox.put((table, columns, merged))
+        self._outbox.put(item)
 
     def close(self) -> None:
         """Wait until everything handed over is written."""
@@ -194,11 +198,8 @@ class BackgroundWriter:
             return
         failure = None
         try:
-            if self._sender is None:
-                self._connection.send(None)
-            else:
-                self._outbox.put(None)
-                self._sender.join()
+            self._hand(None)
+            self._sender.join()
             while True:  # up to the writer process's last message
                 answer = self._connection.recv()
                 if answer[0] == "closed":
