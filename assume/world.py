@@ -18,6 +18,7 @@ from mango.messages.message import AgentAddress
 
 from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
+from assume.lookahead import new_event_loop
 from assume.markets.config import MarketConfig
 from assume.markets.role import MarketRole
 from assume.messaging import Link
@@ -375,6 +376,8 @@ class World:
             return await self.async_run()
 
         try:
-            return asyncio.run(main())
+            # a loop that runs strategies' work planned ahead while it waits (assume.lookahead)
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                return runner.run(main())
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
