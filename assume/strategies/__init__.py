@@ -6,10 +6,8 @@ from assume.strategies.elastic import EnergyHeuristicElasticStrategy
 from assume.strategies.flexable import EnergyHeuristicFlexableStrategy
 from assume.strategies.flexable_storage import StorageEnergyHeuristicFlexableStrategy
 from assume.strategies.naive import EnergyNaiveStrategy, ExchangeEnergyNaiveStrategy
-from assume.strategies.optimized import (
-    PowerPlantEnergyOptimizedStrategy,
-    StorageEnergyOptimizedStrategy,
-)
+from assume.strategies.optimized import StorageEnergyOptimizedStrategy
+from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
 
 STRATEGIES: dict[str, type[BiddingStrategy]] = {
     "powerplant_energy_naive": EnergyNaiveStrategy,

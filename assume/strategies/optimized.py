@@ -7,16 +7,23 @@ optimally from the state that leaves. An order to sell is offered at that lowest
 price, an order to buy is bid at that highest one, so whenever the forecast is right every
 planned order clears. Orders of one opening assume that the earlier ones clear; the next
 opening plans again from what really cleared.
+
+The value function depends on the forecast, not on what cleared: once a unit has bid, it
+starts the next opening's as a job for the process's idle time (assume.lookahead), so that a
+distributed worker computes it while it waits for the markets instead of after. Storages are
+here, power plants in assume.strategies.optimized_plant.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Generator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from assume.errors import ConfigurationError
+from assume.lookahead import Job, ahead
 from assume.markets.orderbook import Orderbook
 from assume.strategies.base import BiddingStrategy
 from assume.timeutil import parse_duration
@@ -119,7 +126,16 @@ MOVE_WORK = 0.0025
 def storage_values(
     price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The value function of storages over a horizon of H steps, by backward induction.
+    """The value function of storages over a horizon of H steps, by backward induction: see
+    :func:`storage_value_steps`, of which this is the whole computation at once."""
+    return Job(storage_value_steps(price, availability, hours, units, soc_steps)).result()
+
+
+def storage_value_steps(
+    price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
+) -> Generator[None, None, tuple[np.ndarray, np.ndarray]]:
+    """The value function of storages over a horizon of H steps, by backward induction, as a
+    generator that yields after each step of the horizon (a job for assume.lookahead).
 
     ``price`` (H,) is the price forecast, ``availability`` (n, H) scales the power limits,
     ``units`` maps STORAGE_PARAMETERS to (n,) arrays. Returns the ``soc_steps`` levels of
@@ -147,10 +163,12 @@ def storage_values(
     values = np.zeros((length + 1, n, soc_steps))
     for rows in reach_batches(reach_in, reach_out, soc_steps):
         if len(rows) == n:
-            _backward(values, terms, level_energy, hours, reach_in.max(), reach_out.max())
+            yield from _backward(
+                values, terms, level_energy, hours, reach_in.max(), reach_out.max()
+            )
         else:
             part = np.zeros((length + 1, len(rows), soc_steps))
-            _backward(
+            yield from _backward(
                 part,
                 {key: term[rows] for key, term in terms.items()},
                 level_energy[rows],
@@ -198,7 +216,7 @@ def reach_batches(reach_in: np.ndarray, reach_out: np.ndarray, soc_steps: int) -
 
 def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, reach_out: int):
     """Fill ``values`` (H + 1, n, K) by backward induction for units that move at most
-    ``reach_in`` levels up and ``reach_out`` down in a step."""
+    ``reach_in`` levels up and ``reach_out`` down in a step; yields after each step."""
     soc_steps = values.shape[2]
     offsets = np.arange(-reach_out, reach_in + 1)
     width = len(offsets)
@@ -218,6 +236,7 @@ def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, re
         padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
         np.add(window, reward[t], out=candidates)
         candidates.max(axis=0, out=values[t])
+        yield
 
 
 def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:
@@ -298,8 +317,9 @@ def storage_orders(
     return volume, limit
 
 
-class _OptimizedStrategy(BiddingStrategy):
-    """Shared set-up: the price forecast, the foresight and one-step products."""
+class OptimizedStrategy(BiddingStrategy):
+    """Shared by the optimising strategies: the price forecast, the foresight, one-step
+    products, and the value function of the next opening planned ahead."""
 
     def __init__(self, *args, **params):
         super().__init__(*args, **params)
@@ -319,6 +339,46 @@ class _OptimizedStrategy(BiddingStrategy):
                     f"last one time step ({step} s), got {product.duration} s"
                 )
         self.hours = step / 3600.0
+        self._ahead: tuple[tuple[int, int], Job] | None = None
+
+    def value_steps(self, first: int, stop: int) -> Generator:
+        """The dynamic programme's value function over the steps [first, stop), as a job
+        (a generator, see assume.lookahead); it depends on the forecast, not on the market."""
+        raise NotImplementedError
+
+    def bid(self, products: np.ndarray, horizon: tuple, planned) -> Orderbook:
+        """The orders for ``products``, given their :meth:`horizon` and the value function
+        over it."""
+        raise NotImplementedError
+
+    def calculate_bids(self, products: np.ndarray) -> Orderbook:
+        horizon = self.horizon(products)
+        if horizon is None or not len(self.rows):
+            return Orderbook.empty()
+        _, first, _, stop = horizon
+        book = self.bid(products, horizon, self.values(first, stop))
+        self.plan_ahead(products)
+        return book
+
+    def values(self, first: int, stop: int):
+        """The value function over [first, stop): what :meth:`plan_ahead` started for this
+        window if it is the one asked for, else computed now."""
+        planned, self._ahead = self._ahead, None
+        if planned is not None:
+            window, job = planned
+            if window == (first, stop):
+                return job.result()
+            job.cancel()
+        return Job(self.value_steps(first, stop)).result()
+
+    def plan_ahead(self, products: np.ndarray) -> None:
+        """Start the value function of the next opening, whose products are these one
+        opening_frequency later, for the process's idle time (assume.lookahead): a worker
+        waiting for the clearing computes it then instead of at the opening."""
+        upcoming = self.horizon(products + self.market.opening_frequency)
+        if upcoming is not None:
+            _, first, _, stop = upcoming
+            self._ahead = ((first, stop), ahead(self.value_steps(first, stop)))
 
     def horizon(self, products: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
         """Index steps of the products, the first and last of them within the index and the
@@ -353,7 +413,7 @@ class _OptimizedStrategy(BiddingStrategy):
         return per_product
 
 
-class StorageEnergyOptimizedStrategy(_OptimizedStrategy):
+class StorageEnergyOptimizedStrategy(OptimizedStrategy):
     """Storages bid the schedule that maximises revenue minus additional costs against the
     price forecast over ``optimized_foresight`` (default 24h), found by dynamic programming
     over ``soc_steps`` (default 101) levels of state of charge. Ramps are not modelled."""
@@ -390,16 +450,11 @@ class StorageEnergyOptimizedStrategy(_OptimizedStrategy):
         moves = -(-foresight // step) * soc_steps * (reach + 3)
         return MOVE_WORK * moves + super().work(unit, market, step, params)
 
-    def calculate_bids(self, products: np.ndarray) -> Orderbook:
+    def bid(self, products: np.ndarray, horizon: tuple, planned) -> Orderbook:
         fleet, rows = self.fleet, self.rows
-        horizon = self.horizon(products)
-        if horizon is None or not len(rows):
-            return Orderbook.empty()
         steps, first, last, stop = horizon
-        units = {key: fleet.p[key][rows] for key in STORAGE_PARAMETERS}
-        price = self.forecasts.price(self.market.market_id)[first:stop]
-        availability = fleet.s["availability"][rows, first:stop]
-        levels, values = storage_values(price, availability, self.hours, units, self.soc_steps)
+        units, price, availability = self._inputs(first, stop)
+        levels, values = planned
         volume, limit = storage_orders(
             fleet.planned_soc(first)[rows],
             price,
@@ -413,151 +468,13 @@ class StorageEnergyOptimizedStrategy(_OptimizedStrategy):
         per_product = self.per_product(steps, first, volume, self.price_limits(limit))
         return self.orders(products, per_product)
 
-
-def plant_moves(start_cost: np.ndarray, up: np.ndarray, down: np.ndarray) -> dict:
-    """The on/off states of power plants and where one step leads, each (n, U + M).
-
-    ``start_cost`` (n, M) is the cost of a start after 1..M steps standing still (M: the
-    longest downtime that matters), ``up`` / ``down`` (n,) the minimum up and down times in
-    steps (>= 1). States 0..U-1 have run 1..U steps (U = max(up)), states U..U+M-1 have
-    stood still 1..M steps; the last state of each mode counts on. Per state: the state
-    after running / resting one more step, whether that is allowed and what a start costs.
-    """
-    n, most_down = start_cost.shape
-    most_up = int(up.max(initial=1))
-    state = np.arange(most_up + most_down)
-    running = np.broadcast_to(state < most_up, (n, len(state)))
-    up_count = np.broadcast_to(state + 1, (n, len(state)))  # steps run, in running states
-    down_count = up_count - most_up  # steps stood still, in resting states
-    stood = np.clip(down_count, 1, most_down)
-    return {
-        "running": running,
-        "run_next": np.where(running, np.minimum(state + 1, most_up - 1), 0),
-        "run_ok": running | (down_count >= down[:, None]),
-        "run_cost": np.where(running, 0.0, np.take_along_axis(start_cost, stood - 1, axis=1)),
-        "rest_next": np.where(running, most_up, most_up + np.minimum(stood, most_down - 1)),
-        "rest_ok": ~running | (up_count >= up[:, None]),
-    }
-
-
-def _plant_choice(moves: dict, state, reward, later, rows):
-    """Value of running and of resting one step from ``state`` (-inf where not allowed)."""
-    run = np.where(
-        moves["run_ok"][rows, state],
-        reward - moves["run_cost"][rows, state] + later[rows, moves["run_next"][rows, state]],
-        -np.inf,
-    )
-    rest = np.where(
-        moves["rest_ok"][rows, state], later[rows, moves["rest_next"][rows, state]], -np.inf
-    )
-    return run, rest
-
-
-def plant_values(running_reward: np.ndarray, moves: dict) -> np.ndarray:
-    """The value function of power plants over H steps, by backward induction: the best
-    revenue (H + 1, n, U + M) from each state of :func:`plant_moves` at the start of each
-    step, given what running earns in each step, ``running_reward`` (n, H)."""
-    n, length = running_reward.shape
-    states = moves["running"].shape[1]
-    values = np.zeros((length + 1, n, states))
-    rows, state = np.arange(n)[:, None], np.arange(states)[None, :]
-    for t in range(length - 1, -1, -1):
-        run, rest = _plant_choice(moves, state, running_reward[:, t, None], values[t + 1], rows)
-        np.maximum(run, rest, out=values[t])
-    return values
-
-
-def plant_schedule(
-    state: np.ndarray, running_reward: np.ndarray, moves: dict, values: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Follow the value function from ``state`` (n,) over ``steps`` steps: whether each unit
-    runs (n, S) and what running is worth beyond its revenue in that step compared with
-    resting (EUR; -inf where it may not rest)."""
-    n = len(state)
-    rows = np.arange(n)
-    runs = np.zeros((n, steps), dtype=bool)
-    commitment = np.zeros((n, steps))
-    for t in range(steps):
-        run, rest = _plant_choice(moves, state, running_reward[:, t], values[t + 1], rows)
-        # ties keep the current mode
-        runs[:, t] = np.where(moves["running"][rows, state], run >= rest, run > rest)
-        commitment[:, t] = run - running_reward[:, t] - rest
-        state = np.where(
-            runs[:, t], moves["run_next"][rows, state], moves["rest_next"][rows, state]
-        )
-    return runs, commitment
-
-
-class PowerPlantEnergyOptimizedStrategy(_OptimizedStrategy):
-    """Power plants commit to the on/off schedule that maximises revenue minus marginal and
-    start-up costs against the price forecast over ``optimized_foresight`` (default 24h),
-    within their minimum up and down times (in steps, for every plant), by dynamic
-    programming. In committed steps a plant offers its minimum power (all of its power if
-    that is 0) at the price where running stops beating resting, start-up costs and the
-    value of staying on included, and the rest at marginal cost; otherwise nothing. Ramps
-    are not modelled; a running plant with min_power 0 may run at zero output."""
-
-    unit_types = ("power_plant",)
-    # the starting state comes from the executed dispatch, also of units without ramps
-    uses_history = True
-
-    def __init__(self, *args, **params):
-        super().__init__(*args, **params)
-        p, rows = self.fleet.p, self.rows
-        up = np.maximum(np.ceil(p["min_operating_time"][rows]), 1).astype(np.int64)
-        down = np.maximum(np.ceil(p["min_down_time"][rows]), 1).astype(np.int64)
-        # beyond the warm-start downtime every start is cold: longer downtimes are alike
-        thresholds = np.maximum(p["downtime_hot_start"], p["downtime_warm_start"])[rows]
-        most_down = int(
-            max(down.max(initial=1), np.floor(thresholds / self.hours).max(initial=0) + 1)
-        )
-        start_cost = (
-            np.stack(
-                [
-                    self.fleet.starting_costs(rows, np.full(len(rows), -count))
-                    for count in range(1, most_down + 1)
-                ],
-                axis=1,
-            )
-            if len(rows)
-            else np.zeros((0, most_down))
-        )
-        self.moves = plant_moves(start_cost, up, down)
-        self.most_up = int(up.max(initial=1))
-        self.most_down = most_down
-
-    def calculate_bids(self, products: np.ndarray) -> Orderbook:
+    def _inputs(self, first: int, stop: int) -> tuple[dict, np.ndarray, np.ndarray]:
+        """The units' parameters, the price forecast and their availability over [first, stop)."""
         fleet, rows = self.fleet, self.rows
-        horizon = self.horizon(products)
-        if horizon is None or not len(rows):
-            return Orderbook.empty()
-        steps, first, last, stop = horizon
+        units = {key: fleet.p[key][rows] for key in STORAGE_PARAMETERS}
         price = self.forecasts.price(self.market.market_id)[first:stop]
-        marginal_cost = fleet.marginal_cost[rows, first:stop]
-        available = fleet.available_power[rows, first:stop]
-        minimum = np.minimum(fleet.p["min_power"][rows, None], available)
-        margin = price - marginal_cost
-        running_reward = self.hours * (
-            margin * minimum + np.maximum(margin, 0.0) * (available - minimum)
-        )
-        values = plant_values(running_reward, self.moves)
-        op_time = fleet.operation_time(rows, first)
-        state = np.where(
-            op_time > 0,
-            np.minimum(op_time, self.most_up) - 1,
-            self.most_up + np.minimum(np.maximum(-op_time, 1), self.most_down) - 1,
-        )
-        count = last + 1 - first
-        runs, commitment = plant_schedule(state, running_reward, self.moves, values, count)
+        return units, price, fleet.s["availability"][rows, first:stop]
 
-        available, marginal_cost = available[:, :count], marginal_cost[:, :count]
-        block = np.where(minimum[:, :count] > 0, minimum[:, :count], available)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            block_price = marginal_cost - commitment / (block * self.hours)
-        block_price = self.price_limits(np.where(block > 0, block_price, 0.0))
-        current = fleet.energy[rows, first : last + 1]
-        free = np.where(runs, np.maximum(available - current, 0.0), 0.0)
-        inflexible = np.minimum(np.maximum(block - current, 0.0), free)
-        volume = np.concatenate([inflexible, free - inflexible])
-        price = np.concatenate([block_price, np.maximum(marginal_cost, block_price)])
-        return self.orders(products, self.per_product(steps, first, volume, price, sides=2))
+    def value_steps(self, first: int, stop: int) -> Generator:
+        units, price, availability = self._inputs(first, stop)
+        return storage_value_steps(price, availability, self.hours, units, self.soc_steps)

@@ -1,5 +1,7 @@
 """The same scenario gives byte-identical results in one process and in every distributed mode."""
 
+import csv
+import shutil
 import subprocess
 import sys
 
@@ -86,3 +88,36 @@ def test_separate_manager_and_workers_in_either_start_order(
         _, errors = process.communicate(timeout=300)
         assert process.returncode == 0, errors
     identical(single, tmp_path / "multi_multi")
+
+
+def test_optimising_strategies_planned_ahead_in_idle_time(
+    multi_market, tmp_path, assume_cli, identical
+):
+    # the workers compute the next day-ahead opening's value functions while they wait for
+    # the markets (assume.lookahead): what they bid must not change
+    inputs = tmp_path / "inputs"
+    shutil.copytree(multi_market, inputs)
+    for name, optimized in (
+        ("powerplant_units.csv", "powerplant_energy_optimized"),
+        ("storage_units.csv", "storage_energy_optimized"),
+    ):
+        path = inputs / "multi" / name
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        column = rows[0].index("bidding_DAM")
+        for row in rows[1:]:
+            row[column] = optimized
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+    common = ["-s", "multi", "-i", str(inputs)]
+    single = assume_cli(*common, "-csv", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr
+    parallel = assume_cli(
+        *common, "-p", "--workers", "2", "--port", "0", "-csv", str(tmp_path / "parallel")
+    )
+    assert parallel.returncode == 0, parallel.stderr
+    reference = tmp_path / "single" / "multi_multi"
+    # the optimising strategies did bid: the storage and the plants' day-ahead orders
+    orders = (reference / "market_orders.csv").read_text()
+    assert "pumped_hydro" in orders and "nuclear_1" in orders
+    identical(reference, tmp_path / "parallel" / "multi_multi")

@@ -13,13 +13,13 @@ from assume.forecasts import Forecasts
 from assume.strategies import get_strategy, optimized
 from assume.strategies.optimized import (
     STORAGE_PARAMETERS,
-    PowerPlantEnergyOptimizedStrategy,
     StorageEnergyOptimizedStrategy,
     _backward,
     reach_batches,
     storage_terms,
     storage_values,
 )
+from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
 from assume.timeutil import TimeIndex
 from assume.units.power_plant import PowerPlantFleet
 from assume.units.storage import StorageFleet
@@ -220,7 +220,9 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
     together = np.zeros_like(values)
     widest = int(np.ceil((terms["most_in"] / level_energy[:, None]).max())) + 1
     widest_out = int(np.ceil((terms["most_out"] / level_energy[:, None]).max())) + 1
-    _backward(together, terms, level_energy, hours, widest, widest_out)
+    list(
+        _backward(together, terms, level_energy, hours, widest, widest_out)
+    )  # a generator: run it through
     assert np.array_equal(values, together)
     assert len(reach_batches(*_reaches(terms, level_energy, hours, levels), levels)) > 1
 
@@ -254,7 +256,9 @@ def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
     assert 1 < len(batches) <= 4 + 1
     _, values = storage_values(price, availability, hours, units, levels)
     together = np.zeros_like(values)
-    _backward(together, terms, level_energy, hours, reach_in.max(), reach_out.max())
+    list(
+        _backward(together, terms, level_energy, hours, reach_in.max(), reach_out.max())
+    )  # a generator: run it through
     assert np.array_equal(values, together)
 
 
@@ -485,3 +489,25 @@ def test_world_run_storage_charges_cheap_and_discharges_expensive(tmp_path):
         assert power[today][power[today] > 0].sum() == pytest.approx(320 * 0.9, rel=0.02)
     assert soc.min() >= 0.1 - 1e-9 and soc.max() <= 0.9 + 1e-9
     assert soc.max() == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: storage_strategy([10, 40, 100, 20, 90, 30], optimized_foresight="3h"),
+        lambda: plant_strategy([50, 10, 50, 0, 60, 30], {"min_down_time": 2}, history=[0]),
+    ],
+    ids=["storage", "power_plant"],
+)
+def test_the_next_opening_is_planned_ahead_and_bids_as_if_computed_then(make):
+    planned = make()
+    for step in range(5):
+        assert orders(planned, step) == orders(make(), step)
+        # hourly openings: the next one offers the next hour, and its value function is
+        # planned over that hour's horizon
+        window, job = planned._ahead
+        assert window == planned.horizon(products(step + 1))[1::2]
+        if step % 2:
+            job.result()  # as a worker's idle time would have done
+    # an opening other than the planned one is computed afresh
+    assert orders(planned, 1) == orders(make(), 1)
