@@ -6,7 +6,7 @@ waits for (a dynamic programme's value function depends on the price forecast, n
 clearing) can hand that computation over as a job, a generator that yields between small
 pieces of work and returns its result. The event loop made by :func:`new_event_loop` runs
 queued jobs, a piece at a time, whenever it would otherwise block in ``select``, and looks for
-input every :data:`SLICE` seconds: a message waits at most that long (and one piece). Whoever
+input every :data:`SLICE` seconds: a message waits at most that long and one piece. Whoever
 needs a job's result calls :meth:`Job.result`, which finishes the job on the spot if idle time
 did not.
 
@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Generator
 
 _PENDING = object()
-# seconds of job pieces between two looks for input: what a message may wait at most (plus
-# one piece)
+# seconds of job pieces between two looks for input: a message waits at most this long plus
+# one piece (a job should yield often enough that a piece stays well under a millisecond)
 SLICE = 0.0005
 
 
@@ -43,7 +43,13 @@ class Job:
 
     @property
     def done(self) -> bool:
+        """Whether the job has returned or raised."""
         return self._outcome is not _PENDING or self._error is not None
+
+    @property
+    def queued(self) -> bool:
+        """Whether the job waits for a loop's idle time (else it runs only at :meth:`result`)."""
+        return self._queue is not None
 
     def step(self) -> bool:
         """Run one piece of the job; False once it is done."""
@@ -55,6 +61,9 @@ class Job:
             self._outcome = stop.value
         except Exception as error:  # kept for result(), where the strategy would have raised
             self._error = error
+        except BaseException as error:  # Ctrl-C in a piece: the job is over, and so is the run
+            self._error = error
+            raise
         return not self.done
 
     def result(self):
@@ -66,6 +75,11 @@ class Job:
             raise self._error
         return self._outcome
 
+    def enqueue(self, queue: deque) -> None:
+        """Wait in ``queue`` (an :class:`IdleTimeSelector`'s) for idle time."""
+        queue.append(self)
+        self._queue = queue
+
     def cancel(self) -> None:
         """Take the job off its loop's queue (its result may still be asked for)."""
         if self._queue is not None:
@@ -74,6 +88,11 @@ class Job:
             except ValueError:
                 pass  # finished by idle time
             self._queue = None
+
+
+def complete(steps: Generator):
+    """Run a job's generator to its end now; its return value."""
+    return Job(steps).result()
 
 
 class IdleTimeSelector(selectors.DefaultSelector):
@@ -100,8 +119,7 @@ class IdleTimeSelector(selectors.DefaultSelector):
             while self.jobs and time.monotonic() < stop:
                 job = self.jobs[0]
                 if not job.step():
-                    self.jobs.popleft()
-                    job._queue = None
+                    job.cancel()
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return super().select(left)
 
@@ -126,6 +144,5 @@ def ahead(steps: Generator) -> Job:
     except RuntimeError:  # no running loop: computed on demand
         selector = None
     if selector is not None:
-        selector.jobs.append(job)
-        job._queue = selector.jobs
+        job.enqueue(selector.jobs)
     return job

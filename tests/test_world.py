@@ -10,6 +10,7 @@ import pytest
 
 from assume import MarketConfig, MarketProduct, World
 from assume.errors import ConfigurationError, SimulationError
+from assume.lookahead import ahead
 from assume.strategies import register_strategy
 from assume.strategies.naive import EnergyNaiveStrategy
 
@@ -179,6 +180,30 @@ class FailingStrategy(EnergyNaiveStrategy):
         if products[0, 0] >= 1546344000:  # 2019-01-01 12:00
             raise RuntimeError("strategy bug")
         return super().calculate_bids(products)
+
+
+class PlanningStrategy(EnergyNaiveStrategy):
+    """Bids naively and queues a job for idle time at every opening (assume.lookahead)."""
+
+    queued: list[bool] = []
+
+    def calculate_bids(self, products):
+        PlanningStrategy.queued.append(ahead(iter(())).queued)
+        return super().calculate_bids(products)
+
+
+def test_the_runs_event_loop_takes_jobs_for_its_idle_time(tmp_path):
+    register_strategy("test_planning", PlanningStrategy)
+    world = small_world(tmp_path, simulation_id="planning")
+    world.add_unit(
+        "planner",
+        "power_plant",
+        "plants",
+        {"max_power": 10, "additional_cost": 5},
+        bidding_strategies={"EOM": "test_planning"},
+    )
+    world.run()
+    assert len(PlanningStrategy.queued) == 23 and all(PlanningStrategy.queued)
 
 
 def test_a_failing_strategy_stops_the_run_and_keeps_the_results_so_far(tmp_path):

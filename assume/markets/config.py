@@ -184,7 +184,24 @@ class MarketConfig:
         start = sim_start if self.start is None else max(self.start, sim_start)
         end = sim_end if self.end is None else min(self.end, sim_end)
         times = np.arange(start, end + 1, self.opening_frequency, dtype="int64")
+        return times[self._held(times, end, first=start)]
+
+    def _held(self, times: np.ndarray, end: int, first: int | None = None) -> np.ndarray:
+        """Whether openings at ``times`` are held before ``end``: their products end and they
+        close by then (the first opening, at ``first``, need only close)."""
         reach = max(p.first_delivery + p.count * p.duration for p in self.products)
-        keep = (times + reach <= end) | (times == start)
-        keep &= times + self.opening_duration <= end
-        return times[keep]
+        fits = times + reach <= end
+        if first is not None:
+            fits |= times == first
+        return fits & (times + self.opening_duration <= end)
+
+    def next_products(self, products: np.ndarray, sim_end: int) -> np.ndarray | None:
+        """The products of the opening after the one that offered ``products``; None if
+        :meth:`openings` holds none before ``sim_end``."""
+        if not len(products):
+            return None
+        # the earliest product starts the smallest first_delivery after its opening
+        opening = int(products[:, 0].min()) - min(p.first_delivery for p in self.products)
+        following = np.array([opening + self.opening_frequency])
+        end = sim_end if self.end is None else min(self.end, sim_end)
+        return self.products_at(int(following[0])) if self._held(following, end)[0] else None

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from assume.errors import ConfigurationError
-from assume.lookahead import Job, ahead
+from assume.lookahead import Job, ahead, complete
 from assume.markets.orderbook import Orderbook
 from assume.strategies.base import BiddingStrategy
 from assume.timeutil import parse_duration
@@ -121,6 +121,9 @@ MAX_CUTS = 48
 # microseconds per candidate move of storage_values on those machines (see
 # StorageEnergyOptimizedStrategy.work)
 MOVE_WORK = 0.0025
+# values computed or copied in one piece of a value function job (assume.lookahead): about a
+# millisecond of work, so that a worker computing ahead answers its messages promptly
+PIECE_VALUES = 200_000
 
 
 def storage_values(
@@ -128,14 +131,15 @@ def storage_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The value function of storages over a horizon of H steps, by backward induction: see
     :func:`storage_value_steps`, of which this is the whole computation at once."""
-    return Job(storage_value_steps(price, availability, hours, units, soc_steps)).result()
+    return complete(storage_value_steps(price, availability, hours, units, soc_steps))
 
 
 def storage_value_steps(
     price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
 ) -> Generator[None, None, tuple[np.ndarray, np.ndarray]]:
     """The value function of storages over a horizon of H steps, by backward induction, as a
-    generator that yields after each step of the horizon (a job for assume.lookahead).
+    generator that yields after each step of the horizon and between other pieces of about
+    PIECE_VALUES values (a job for assume.lookahead).
 
     ``price`` (H,) is the price forecast, ``availability`` (n, H) scales the power limits,
     ``units`` maps STORAGE_PARAMETERS to (n,) arrays. Returns the ``soc_steps`` levels of
@@ -176,7 +180,11 @@ def storage_value_steps(
                 reach_in[rows].max(),
                 reach_out[rows].max(),
             )
-            values[:, rows] = part
+            # in pieces: for a large group the copy alone takes milliseconds
+            chunk = max(1, PIECE_VALUES // part[0].size)
+            for low in range(0, length + 1, chunk):
+                values[low : low + chunk, rows] = part[low : low + chunk]
+                yield
     return levels, values
 
 
@@ -220,21 +228,26 @@ def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, re
     soc_steps = values.shape[2]
     offsets = np.arange(-reach_out, reach_in + 1)
     width = len(offsets)
-    # reward[t, w, u, 0]: unit u moving by offsets[w] levels in step t
-    reward = storage_reward(
-        offsets[None, :, None] * level_energy[None, None, :],
-        {key: term.T[:, None, :] for key, term in terms.items()},
-        hours,
-    )[..., None]
     n = values.shape[1]
+    moves = offsets[None, :, None] * level_energy[None, None, :]
     # window[w, u, k] is the next value at level k + offsets[w] (-inf beyond the ends); moves
     # first, so that the max over them runs over contiguous (n, K) planes
     padded = np.full((n, soc_steps + width - 1), -np.inf)
     window = sliding_window_view(padded, width, axis=1).transpose(2, 0, 1)
     candidates = np.empty((width, n, soc_steps))
+    # the rewards of a block of steps at a time (the steps are independent): pieces stay small
+    block = max(1, PIECE_VALUES // (width * n))
+    low = values.shape[0] - 1
     for t in range(values.shape[0] - 2, -1, -1):
+        if t < low:
+            low = max(0, t + 1 - block)
+            # reward[s, w, u, 0]: unit u moving by offsets[w] levels in step low + s
+            reward = storage_reward(
+                moves, {key: term.T[low : t + 1, None, :] for key, term in terms.items()}, hours
+            )[..., None]
+            yield
         padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
-        np.add(window, reward[t], out=candidates)
+        np.add(window, reward[t - low], out=candidates)
         candidates.max(axis=0, out=values[t])
         yield
 
@@ -346,7 +359,7 @@ class OptimizedStrategy(BiddingStrategy):
         (a generator, see assume.lookahead); it depends on the forecast, not on the market."""
         raise NotImplementedError
 
-    def bid(self, products: np.ndarray, horizon: tuple, planned) -> Orderbook:
+    def bid(self, products: np.ndarray, horizon: tuple, values) -> Orderbook:
         """The orders for ``products``, given their :meth:`horizon` and the value function
         over it."""
         raise NotImplementedError
@@ -356,11 +369,11 @@ class OptimizedStrategy(BiddingStrategy):
         if horizon is None or not len(self.rows):
             return Orderbook.empty()
         _, first, _, stop = horizon
-        book = self.bid(products, horizon, self.values(first, stop))
+        book = self.bid(products, horizon, self.value_function(first, stop))
         self.plan_ahead(products)
         return book
 
-    def values(self, first: int, stop: int):
+    def value_function(self, first: int, stop: int):
         """The value function over [first, stop): what :meth:`plan_ahead` started for this
         window if it is the one asked for, else computed now."""
         planned, self._ahead = self._ahead, None
@@ -369,15 +382,16 @@ class OptimizedStrategy(BiddingStrategy):
             if window == (first, stop):
                 return job.result()
             job.cancel()
-        return Job(self.value_steps(first, stop)).result()
+        return complete(self.value_steps(first, stop))
 
     def plan_ahead(self, products: np.ndarray) -> None:
-        """Start the value function of the next opening, whose products are these one
-        opening_frequency later, for the process's idle time (assume.lookahead): a worker
-        waiting for the clearing computes it then instead of at the opening."""
-        upcoming = self.horizon(products + self.market.opening_frequency)
-        if upcoming is not None:
-            _, first, _, stop = upcoming
+        """Start the value function of the market's next opening (if it holds one) for the
+        process's idle time (assume.lookahead): a worker waiting for the clearing computes it
+        then instead of at that opening. Until that opening, it keeps the memory it fills."""
+        upcoming = self.market.next_products(products, self.fleet.index.end)
+        horizon = None if upcoming is None else self.horizon(upcoming)
+        if horizon is not None:
+            _, first, _, stop = horizon
             self._ahead = ((first, stop), ahead(self.value_steps(first, stop)))
 
     def horizon(self, products: np.ndarray) -> tuple[np.ndarray, int, int, int] | None:
@@ -450,11 +464,11 @@ class StorageEnergyOptimizedStrategy(OptimizedStrategy):
         moves = -(-foresight // step) * soc_steps * (reach + 3)
         return MOVE_WORK * moves + super().work(unit, market, step, params)
 
-    def bid(self, products: np.ndarray, horizon: tuple, planned) -> Orderbook:
+    def bid(self, products: np.ndarray, horizon: tuple, values) -> Orderbook:
         fleet, rows = self.fleet, self.rows
         steps, first, last, stop = horizon
         units, price, availability = self._inputs(first, stop)
-        levels, values = planned
+        levels, values = values
         volume, limit = storage_orders(
             fleet.planned_soc(first)[rows],
             price,
@@ -476,5 +490,7 @@ class StorageEnergyOptimizedStrategy(OptimizedStrategy):
         return units, price, fleet.s["availability"][rows, first:stop]
 
     def value_steps(self, first: int, stop: int) -> Generator:
-        units, price, availability = self._inputs(first, stop)
-        return storage_value_steps(price, availability, self.hours, units, self.soc_steps)
+        units, price, availability = self._inputs(first, stop)  # at the job's first piece
+        return (
+            yield from storage_value_steps(price, availability, self.hours, units, self.soc_steps)
+        )

@@ -8,7 +8,6 @@ from collections.abc import Generator
 
 import numpy as np
 
-from assume.lookahead import Job
 from assume.markets.orderbook import Orderbook
 from assume.strategies.optimized import OptimizedStrategy
 
@@ -50,12 +49,6 @@ def _plant_choice(moves: dict, state, reward, later, rows):
         moves["rest_ok"][rows, state], later[rows, moves["rest_next"][rows, state]], -np.inf
     )
     return run, rest
-
-
-def plant_values(running_reward: np.ndarray, moves: dict) -> np.ndarray:
-    """The value function of power plants over H steps, by backward induction: see
-    :func:`plant_value_steps`, of which this is the whole computation at once."""
-    return Job(plant_value_steps(running_reward, moves)).result()
 
 
 def plant_value_steps(running_reward: np.ndarray, moves: dict) -> Generator[None, None, np.ndarray]:
@@ -133,11 +126,10 @@ class PowerPlantEnergyOptimizedStrategy(OptimizedStrategy):
         self.most_up = int(up.max(initial=1))
         self.most_down = most_down
 
-    def bid(self, products: np.ndarray, horizon: tuple, planned) -> Orderbook:
+    def bid(self, products: np.ndarray, horizon: tuple, values) -> Orderbook:
         fleet, rows = self.fleet, self.rows
         steps, first, last, stop = horizon
         running_reward, marginal_cost, available, minimum = self._rewards(first, stop)
-        values = planned
         op_time = fleet.operation_time(rows, first)
         state = np.where(
             op_time > 0,
@@ -174,4 +166,5 @@ class PowerPlantEnergyOptimizedStrategy(OptimizedStrategy):
         return running_reward, marginal_cost, available, minimum
 
     def value_steps(self, first: int, stop: int) -> Generator:
-        return plant_value_steps(self._rewards(first, stop)[0], self.moves)
+        running_reward = self._rewards(first, stop)[0]  # at the job's first piece
+        return (yield from plant_value_steps(running_reward, self.moves))

@@ -1,5 +1,7 @@
 """Market configuration: the opening schedule and products."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,19 @@ def test_day_ahead_market_offers_24_hours_of_the_next_day():
     assert len(products) == 24
     assert products[0].tolist() == [START + DAY, START + DAY + 3600]
     assert products[-1].tolist() == [START + 2 * DAY - 3600, START + 2 * DAY]
+
+
+@pytest.mark.parametrize("market_end", [None, "2019-01-01 12:00"])
+def test_the_next_openings_products_follow_the_schedule(market_end):
+    market = hourly() if market_end is None else hourly(end_date=market_end)
+    end = START + DAY
+    openings = market.openings(START, end)
+    for opening, following in itertools.pairwise(openings):
+        offered = market.next_products(market.products_at(opening), end)
+        assert offered.tolist() == market.products_at(following).tolist()
+    # after the last opening there is none to offer
+    assert market.next_products(market.products_at(openings[-1]), end) is None
+    assert market.next_products(market.products_at(openings[0])[:0], end) is None
 
 
 def test_market_dates_narrow_the_schedule():

@@ -10,6 +10,7 @@ import pytest
 from assume import MarketConfig, MarketProduct, World
 from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
+from assume.lookahead import complete
 from assume.strategies import get_strategy, optimized
 from assume.strategies.optimized import (
     STORAGE_PARAMETERS,
@@ -17,6 +18,7 @@ from assume.strategies.optimized import (
     _backward,
     reach_batches,
     storage_terms,
+    storage_value_steps,
     storage_values,
 )
 from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
@@ -220,11 +222,38 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
     together = np.zeros_like(values)
     widest = int(np.ceil((terms["most_in"] / level_energy[:, None]).max())) + 1
     widest_out = int(np.ceil((terms["most_out"] / level_energy[:, None]).max())) + 1
-    list(
-        _backward(together, terms, level_energy, hours, widest, widest_out)
-    )  # a generator: run it through
+    complete(_backward(together, terms, level_energy, hours, widest, widest_out))
     assert np.array_equal(values, together)
     assert len(reach_batches(*_reaches(terms, level_energy, hours, levels), levels)) > 1
+
+
+def test_small_pieces_of_work_give_the_same_values(monkeypatch):
+    """As a job (assume.lookahead), the programme computes rewards and copies batches in
+    pieces of PIECE_VALUES values: any size of piece gives the same values."""
+    rng = np.random.default_rng(3)
+    n, steps, hours, levels = 6, 20, 1.0, 41
+    power = rng.uniform(5, 50, n)
+    given = {
+        "max_power_charge": -power,
+        "max_power_discharge": power,
+        "capacity": power * np.array([1, 1, 2, 4, 8, 8]),
+        "min_power_charge": np.array([0, 0, 1.0, 0, 0, 0]),
+    }
+    units = {
+        key: given[key] if key in given else np.full(n, float(StorageFleet.parameters[key]))
+        for key in STORAGE_PARAMETERS
+    }
+    price = rng.uniform(-50, 100, steps)
+    availability = rng.uniform(0.5, 1.0, (n, steps))
+    whole = storage_values(price, availability, hours, units, levels)
+    pieces = sum(1 for _ in storage_value_steps(price, availability, hours, units, levels))
+    monkeypatch.setattr(optimized, "PIECE_VALUES", 37)
+    small = sum(1 for _ in storage_value_steps(price, availability, hours, units, levels))
+    assert small > pieces + steps  # reward blocks and copies were cut up
+    for expected, got in zip(
+        whole, storage_values(price, availability, hours, units, levels), strict=True
+    ):
+        assert np.array_equal(expected, got)
 
 
 def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
@@ -256,9 +285,7 @@ def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
     assert 1 < len(batches) <= 4 + 1
     _, values = storage_values(price, availability, hours, units, levels)
     together = np.zeros_like(values)
-    list(
-        _backward(together, terms, level_energy, hours, reach_in.max(), reach_out.max())
-    )  # a generator: run it through
+    complete(_backward(together, terms, level_energy, hours, reach_in.max(), reach_out.max()))
     assert np.array_equal(values, together)
 
 
@@ -501,7 +528,7 @@ def test_world_run_storage_charges_cheap_and_discharges_expensive(tmp_path):
 )
 def test_the_next_opening_is_planned_ahead_and_bids_as_if_computed_then(make):
     planned = make()
-    for step in range(5):
+    for step in range(4):
         assert orders(planned, step) == orders(make(), step)
         # hourly openings: the next one offers the next hour, and its value function is
         # planned over that hour's horizon
@@ -509,5 +536,9 @@ def test_the_next_opening_is_planned_ahead_and_bids_as_if_computed_then(make):
         assert window == planned.horizon(products(step + 1))[1::2]
         if step % 2:
             job.result()  # as a worker's idle time would have done
+    # the market's last opening (its products end with the index): nothing more to plan
+    assert orders(planned, 4) == orders(make(), 4)
+    assert planned._ahead is None
     # an opening other than the planned one is computed afresh
+    orders(planned, 2)
     assert orders(planned, 1) == orders(make(), 1)
