@@ -13,7 +13,9 @@ hits them alike), the speed-up against one process, and whether the tables marke
 market_orders, market_dispatch and unit_dispatch are byte-identical to the one-process run
 (else where they first differ). Exits 1 if any mode's results differ. Then it measures the
 machine's ceiling (benchmarks/ceiling.py): how much faster as many processes as there are cores
-run the storages' programme at once than one process alone.
+run the storages' programme at once than one process alone. A run's speed-up can pass it a
+little: with ``-p`` the workers compute the next opening's programme while the manager clears
+(assume.lookahead), work that one process does one after the other.
 
 Workers receive whole units operators, balanced by the estimated work of their strategies
 (``World.operator_work``): a storage's dynamic programme costs about foresight x levels x the
@@ -165,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"ceiling: {cores} processes at once run the storages' dynamic programme "
                 f"(foresight {foresight} h, {args.soc_steps} levels) {ratio:.2f}x as fast as one "
-                "on this machine (benchmarks/ceiling.py), the most any number of workers could "
-                "gain for the strategy work"
+                "on this machine (benchmarks/ceiling.py): what the cores give for the strategy "
+                "work alone (a run can gain a little more, as its workers compute the next "
+                "opening while the manager clears)"
             )
         print(machine())
     return 1 if verdict else 0
