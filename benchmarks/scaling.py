@@ -9,13 +9,15 @@ bidding storage_energy_optimized and ``--plants`` naive power plants, spread rou
 ``--operators`` units operators, and runs it as a user would (each command a new process,
 start-up included): in one process and with ``-p --workers N`` for every N. Prints the best wall
 time of ``--repeat`` rounds per mode (the modes take turns in each round, so that machine noise
-hits them alike), the speed-up against one process, and whether the tables market_meta,
-market_orders, market_dispatch and unit_dispatch are byte-identical to the one-process run
-(else where they first differ). Exits 1 if any mode's results differ. Then it measures the
-machine's ceiling (benchmarks/ceiling.py): how much faster as many processes as there are cores
-run the storages' programme at once than one process alone. A run's speed-up can pass it a
-little: with ``-p`` the workers compute the next opening's programme while the manager clears
-(assume.lookahead), work that one process does one after the other.
+hits them alike), the speed-up of the best times against one process, the median over the
+rounds of each round's speed-up (robust to the machine slowing down for a while), and whether
+the tables market_meta, market_orders, market_dispatch and unit_dispatch are byte-identical to
+the one-process run (else where they first differ). Exits 1 if any mode's results differ.
+Then it measures the machine's ceiling (benchmarks/ceiling.py): how much faster as many
+processes as there are cores run the storages' programme at once than one process alone. A
+run's speed-up can pass it a little: with ``-p`` the workers compute the next opening's
+programme while the manager clears (assume.lookahead), work that one process does one after the
+other.
 
 Workers receive whole units operators, balanced by the estimated work of their strategies
 (``World.operator_work``): a storage's dynamic programme costs about foresight x levels x the
@@ -37,6 +39,7 @@ import argparse
 import csv
 import os
 import shutil
+import statistics
 import sys
 from collections import Counter
 from pathlib import Path
@@ -136,30 +139,34 @@ def main(argv: list[str] | None = None) -> int:
         )
         # a kept --workdir may hold an earlier invocation's tables: none may stand in for a run
         shutil.rmtree(folder / "results", ignore_errors=True)
-        best = {mode: float("inf") for mode in modes}
+        walls: dict[str, list[float]] = {mode: [] for mode in modes}
         verdict: dict[str, str] = {}
         reference = folder / "results" / "one_process_1" / "scaling_base"
         for round_ in range(1, args.repeat + 1):
             for mode, (slug, extra) in modes.items():
                 out = folder / "results" / f"{slug}_{round_}"
                 run = ["-s", "scaling", "-i", str(folder / "inputs"), "-csv", str(out), *extra]
-                best[mode] = min(best[mode], timed(run))
+                walls[mode].append(timed(run))
                 if out / "scaling_base" == reference:
                     continue
                 difference = first_difference(reference, out / "scaling_base")
                 if difference and mode not in verdict:
                     verdict[mode] = difference
-        single = best["one process"]
+        single = walls["one process"]
         rows = [
             [
                 mode,
-                f"{seconds:.2f} s",
-                f"{single / seconds:.2f}x",
+                f"{min(seconds):.2f} s",
+                f"{min(single) / min(seconds):.2f}x",
+                # each round's modes ran one after the other: their ratio cancels the slow
+                # drifts of a shared machine that the best times of different rounds do not
+                f"{statistics.median(a / b for a, b in zip(single, seconds, strict=True)):.2f}x",
                 "reference" if mode == "one process" else verdict.get(mode, "identical"),
             ]
-            for mode, seconds in best.items()
+            for mode, seconds in walls.items()
         ]
-        print(markdown_table(["mode", "wall", "speed-up", "results"], rows))
+        header = ["mode", "wall", "speed-up", "speed-up, median of rounds", "results"]
+        print(markdown_table(header, rows))
         if not args.no_ceiling:
             cores = os.cpu_count() or 1
             foresight = round(parse_duration(args.foresight, "--foresight") / 3600)

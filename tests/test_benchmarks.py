@@ -33,6 +33,7 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
     assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
     rows = [line for line in run.stdout.splitlines() if line.startswith("| -p --workers")]
     assert len(rows) == 2
+    assert all(row.count("|") == 6 for row in rows)  # best, and median of rounds
     assert all(row.endswith("| identical |") for row in rows)
     config = (tmp_path / "inputs" / "scaling" / "config.yaml").read_text()
     assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
