@@ -28,7 +28,7 @@ from collections.abc import Generator
 
 _PENDING = object()
 # seconds of job pieces between two looks for input: a message waits at most this long plus
-# one piece (a job should yield often enough that a piece stays well under a millisecond)
+# one piece (a job should yield often enough that its pieces stay around a millisecond)
 SLICE = 0.0005
 
 
@@ -77,16 +77,14 @@ class Job:
 
     def enqueue(self, queue: deque) -> None:
         """Wait in ``queue`` (an :class:`IdleTimeSelector`'s) for idle time."""
+        self.cancel()  # in one queue at most once
         queue.append(self)
         self._queue = queue
 
     def cancel(self) -> None:
         """Take the job off its loop's queue (its result may still be asked for)."""
         if self._queue is not None:
-            try:
-                self._queue.remove(self)
-            except ValueError:
-                pass  # finished by idle time
+            self._queue.remove(self)
             self._queue = None
 
 

@@ -193,6 +193,7 @@ class PlanningStrategy(EnergyNaiveStrategy):
 
 
 def test_the_runs_event_loop_takes_jobs_for_its_idle_time(tmp_path):
+    PlanningStrategy.queued.clear()
     register_strategy("test_planning", PlanningStrategy)
     world = small_world(tmp_path, simulation_id="planning")
     world.add_unit(

@@ -121,8 +121,8 @@ MAX_CUTS = 48
 # microseconds per candidate move of storage_values on those machines (see
 # StorageEnergyOptimizedStrategy.work)
 MOVE_WORK = 0.0025
-# values computed or copied in one piece of a value function job (assume.lookahead): about a
-# millisecond of work, so that a worker computing ahead answers its messages promptly
+# values computed or copied in one piece of a value function job (assume.lookahead): under a
+# millisecond of work here, so that a worker computing ahead answers its messages promptly
 PIECE_VALUES = 200_000
 
 
@@ -164,8 +164,11 @@ def storage_value_steps(
         reach_out = np.where(positive, (terms["most_out"] + tolerance) / level_energy[:, None], 0)
     reach_in = np.minimum(np.ceil(reach_in.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
     reach_out = np.minimum(np.ceil(reach_out.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
+    yield
+    batches = reach_batches(reach_in, reach_out, soc_steps)
+    yield
     values = np.zeros((length + 1, n, soc_steps))
-    for rows in reach_batches(reach_in, reach_out, soc_steps):
+    for rows in batches:
         if len(rows) == n:
             yield from _backward(
                 values, terms, level_energy, hours, reach_in.max(), reach_out.max()
@@ -180,8 +183,9 @@ def storage_value_steps(
                 reach_in[rows].max(),
                 reach_out[rows].max(),
             )
-            # in pieces: for a large group the copy alone takes milliseconds
-            chunk = max(1, PIECE_VALUES // part[0].size)
+            # in pieces: for a large group the copy alone takes milliseconds, most of them
+            # the first touch of values' memory, whose every step the scattered rows reach
+            chunk = max(1, PIECE_VALUES // values[0].size)
             for low in range(0, length + 1, chunk):
                 values[low : low + chunk, rows] = part[low : low + chunk]
                 yield
@@ -235,8 +239,10 @@ def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, re
     padded = np.full((n, soc_steps + width - 1), -np.inf)
     window = sliding_window_view(padded, width, axis=1).transpose(2, 0, 1)
     candidates = np.empty((width, n, soc_steps))
-    # the rewards of a block of steps at a time (the steps are independent): pieces stay small
+    # pieces of about PIECE_VALUES values: the rewards of a block of steps at a time, and a
+    # step for a block of units at a time (steps and units are independent)
     block = max(1, PIECE_VALUES // (width * n))
+    units = max(1, PIECE_VALUES // (width * soc_steps))
     low = values.shape[0] - 1
     for t in range(values.shape[0] - 2, -1, -1):
         if t < low:
@@ -247,9 +253,16 @@ def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, re
             )[..., None]
             yield
         padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
-        np.add(window, reward[t - low], out=candidates)
-        candidates.max(axis=0, out=values[t])
-        yield
+        if units >= n:
+            np.add(window, reward[t - low], out=candidates)
+            candidates.max(axis=0, out=values[t])
+            yield
+            continue
+        for a in range(0, n, units):
+            b = a + units
+            np.add(window[:, a:b], reward[t - low, :, a:b], out=candidates[:, a:b])
+            candidates[:, a:b].max(axis=0, out=values[t, a:b])
+            yield
 
 
 def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:
@@ -388,6 +401,8 @@ class OptimizedStrategy(BiddingStrategy):
         """Start the value function of the market's next opening (if it holds one) for the
         process's idle time (assume.lookahead): a worker waiting for the clearing computes it
         then instead of at that opening. Until that opening, it keeps the memory it fills."""
+        # the index's last step is the end date unless that is off the time grid, when it is
+        # earlier: a plan may then be skipped, never made for an opening that does not come
         upcoming = self.market.next_products(products, self.fleet.index.end)
         horizon = None if upcoming is None else self.horizon(upcoming)
         if horizon is not None:

@@ -61,6 +61,42 @@ def test_the_next_openings_products_follow_the_schedule(market_end):
     assert market.next_products(market.products_at(openings[0])[:0], end) is None
 
 
+def test_the_next_openings_products_for_random_schedules():
+    """Against openings() itself: product definitions that overlap or start before their
+    opening, frequencies and ends off the products' grid, market dates inside and outside."""
+    rng = np.random.default_rng(8)
+    unit = 900
+    for _ in range(2000):
+        products = [
+            MarketProduct(
+                unit * int(rng.integers(1, 8)),
+                int(rng.integers(1, 4)),
+                unit * int(rng.integers(-4, 12)) + int(rng.choice([0, 60])),
+            )
+            for _ in range(int(rng.integers(1, 4)))
+        ]
+        start = unit * int(rng.integers(0, 4))
+        end = start + unit * int(rng.integers(0, 60)) + int(rng.choice([0, 1, 450]))
+        market = MarketConfig(
+            "M",
+            products,
+            opening_frequency=unit * int(rng.integers(1, 12)) + int(rng.choice([0, 300])),
+            opening_duration=unit * int(rng.integers(0, 6)),
+            start=None if rng.random() < 0.5 else start + unit * int(rng.integers(-4, 20)),
+            end=None if rng.random() < 0.5 else start + unit * int(rng.integers(-4, 70)),
+        )
+        openings = market.openings(start, end).tolist()
+        for opening, following in itertools.zip_longest(openings, openings[1:]):
+            # as the market role sends them: nothing that starts after the end
+            offered = market.products_at(opening)
+            offered = offered[offered[:, 0] <= end]
+            upcoming = market.next_products(offered, end)
+            if following is None or not len(offered):
+                assert upcoming is None
+            else:
+                assert upcoming.tolist() == market.products_at(following).tolist()
+
+
 def test_market_dates_narrow_the_schedule():
     market = hourly(start_date="2019-01-01 06:00", end_date="2019-01-01 12:00")
     openings = market.openings(START, START + DAY)
