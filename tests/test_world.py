@@ -182,6 +182,18 @@ class FailingStrategy(EnergyNaiveStrategy):
         return super().calculate_bids(products)
 
 
+def with_small_plant(world, strategy: str):
+    """``world`` with a 10 MW plant more, bidding with ``strategy``."""
+    world.add_unit(
+        "small",
+        "power_plant",
+        "plants",
+        {"max_power": 10, "additional_cost": 5},
+        bidding_strategies={"EOM": strategy},
+    )
+    return world
+
+
 class PlanningStrategy(EnergyNaiveStrategy):
     """Bids naively and queues a job for idle time at every opening (assume.lookahead)."""
 
@@ -195,28 +207,14 @@ class PlanningStrategy(EnergyNaiveStrategy):
 def test_the_runs_event_loop_takes_jobs_for_its_idle_time(tmp_path):
     PlanningStrategy.queued.clear()
     register_strategy("test_planning", PlanningStrategy)
-    world = small_world(tmp_path, simulation_id="planning")
-    world.add_unit(
-        "planner",
-        "power_plant",
-        "plants",
-        {"max_power": 10, "additional_cost": 5},
-        bidding_strategies={"EOM": "test_planning"},
-    )
+    world = with_small_plant(small_world(tmp_path, simulation_id="planning"), "test_planning")
     world.run()
     assert len(PlanningStrategy.queued) == 23 and all(PlanningStrategy.queued)
 
 
 def test_a_failing_strategy_stops_the_run_and_keeps_the_results_so_far(tmp_path):
     register_strategy("test_failing", FailingStrategy)
-    world = small_world(tmp_path, simulation_id="broken")
-    world.add_unit(
-        "flaky",
-        "power_plant",
-        "plants",
-        {"max_power": 10, "additional_cost": 5},
-        bidding_strategies={"EOM": "test_failing"},
-    )
+    world = with_small_plant(small_world(tmp_path, simulation_id="broken"), "test_failing")
     with pytest.raises(SimulationError, match="RuntimeError: strategy bug"):
         world.run()
     meta = read(tmp_path / "broken" / "market_meta.csv")

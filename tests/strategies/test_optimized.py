@@ -228,8 +228,9 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
 
 
 def test_small_pieces_of_work_give_the_same_values(monkeypatch):
-    """As a job (assume.lookahead), the programme computes rewards and copies batches in
-    pieces of PIECE_VALUES values: any size of piece gives the same values."""
+    """As a job (assume.lookahead), the programme computes rewards, steps of many units and
+    copies of batches in pieces of PIECE_VALUES values: any size of piece gives the same
+    values."""
     rng = np.random.default_rng(3)
     n, steps, hours, levels = 6, 20, 1.0, 41
     power = rng.uniform(5, 50, n)
