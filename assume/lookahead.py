@@ -100,6 +100,8 @@ class IdleTimeSelector(selectors.DefaultSelector):
     def __init__(self):
         super().__init__()
         self.jobs: deque[Job] = deque()
+        self.seconds = 0.0  # spent on jobs' pieces
+        self.finished = 0  # jobs that idle time finished
 
     def select(self, timeout: float | None = None):
         if not self.jobs or (timeout is not None and timeout <= 0):
@@ -118,6 +120,8 @@ class IdleTimeSelector(selectors.DefaultSelector):
                 job = self.jobs[0]
                 if not job.step():
                     job.cancel()
+                    self.finished += 1
+            self.seconds += time.monotonic() - now
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return super().select(left)
 
@@ -131,6 +135,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     loop = asyncio.SelectorEventLoop(selector)
     _SELECTORS[loop] = selector
     return loop
+
+
+def done_ahead() -> tuple[float, int]:
+    """Seconds the running loop has spent on jobs in its idle time, and the jobs it finished
+    there ((0.0, 0) for a loop not made by :func:`new_event_loop`)."""
+    selector = _SELECTORS.get(asyncio.get_running_loop())
+    return (selector.seconds, selector.finished) if selector is not None else (0.0, 0)
 
 
 def ahead(steps: Generator) -> Job:

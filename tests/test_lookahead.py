@@ -60,10 +60,15 @@ def run_in_loop(main, timeout: float = 60.0):
     return outcome["value"]
 
 
+async def _done_ahead():
+    return lookahead.done_ahead()
+
+
 def test_without_idle_time_a_job_is_computed_when_its_result_is_asked_for():
     counter = [0]
     job = ahead(counting(5, counter))  # no running loop: nothing runs it ahead
     assert counter == [0] and not job.done and not job.queued
+    assert asyncio.run(_done_ahead()) == (0.0, 0)  # a plain asyncio loop does no work ahead
     assert job.result() == 10
     assert counter == [5] and job.done
     assert job.result() == 10  # asked again: the same outcome, not computed twice
@@ -119,6 +124,8 @@ def test_a_job_finished_by_idle_time_gives_what_the_caller_would_have_computed()
         # done, and off the queue: the loop blocks in select again instead of polling
         assert job.done and counter[0] == 50
         assert not job.queued and not lookahead._SELECTORS[loop].jobs
+        seconds, finished = lookahead.done_ahead()
+        assert seconds > 0 and finished == 1
         return job.result()
 
     assert run_in_loop(main) == Job(counting(50, [0])).result() == 1225

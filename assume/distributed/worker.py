@@ -11,6 +11,7 @@ from mango.util.clock import ExternalClock
 from assume.distributed.clock import WorkerClock
 from assume.distributed.settings import CLOCK_AGENT, assign_operators
 from assume.errors import ConfigurationError, PeerError
+from assume.lookahead import done_ahead
 from assume.messaging import Link
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,14 @@ class WorkerRunner:
             reason = await worker_clock.wait_for_stop(settings.peer_timeout)
         finally:
             await container.shutdown()
+        seconds, finished = done_ahead()
+        if seconds:
+            logger.info(
+                "worker %d computed ahead while it waited: %.3f s (%d jobs finished there)",
+                settings.worker_index,
+                seconds,
+                finished,
+            )
         if reason:
             raise PeerError(
                 f"worker {settings.worker_index}: the manager stopped the run: {reason}"
@@ -93,4 +102,5 @@ class WorkerRunner:
             "operators": operator_ids,
             "messages_sent": link.counter.sent,
             "messages_handled": link.counter.received,
+            "computed_ahead_s": seconds,
         }

@@ -1,6 +1,7 @@
 """The same scenario gives byte-identical results in one process and in every distributed mode."""
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -113,9 +114,24 @@ def test_optimising_strategies_planned_ahead_in_idle_time(
     single = assume_cli(*common, "-csv", str(tmp_path / "single"))
     assert single.returncode == 0, single.stderr
     parallel = assume_cli(
-        *common, "-p", "--workers", "2", "--port", "0", "-csv", str(tmp_path / "parallel")
+        *common,
+        "-p",
+        "--workers",
+        "2",
+        "--port",
+        "0",
+        "-csv",
+        str(tmp_path / "parallel"),
+        "-l",
+        "INFO",
     )
     assert parallel.returncode == 0, parallel.stderr
+    # each worker (both hold units with an optimising strategy) finished jobs while it waited
+    for worker in (0, 1):
+        ahead = re.search(
+            rf"worker {worker} computed ahead .* \((\d+) jobs finished", parallel.stderr
+        )
+        assert ahead and int(ahead.group(1)) > 0, parallel.stderr[-2000:]
     reference = tmp_path / "single" / "multi_multi"
     # the optimising strategies did bid on the day-ahead market: the storage and the plants
     with open(reference / "market_orders.csv", newline="") as handle:
