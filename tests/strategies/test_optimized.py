@@ -44,6 +44,14 @@ def storage_strategy(prices, params=(), availability=None, **strategy_params):
     )
 
 
+def storage_units(n: int, given: dict) -> dict:
+    """STORAGE_PARAMETERS of ``n`` storages: ``given`` arrays, the fleet's defaults else."""
+    return {
+        key: given[key] if key in given else np.full(n, float(StorageFleet.parameters[key]))
+        for key in STORAGE_PARAMETERS
+    }
+
+
 def products(*steps):
     starts = START + 3600 * np.array(steps, dtype="int64")
     return np.stack([starts, starts + 3600], axis=1)
@@ -208,10 +216,7 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
         "efficiency_discharge": np.array([0.9, 0.9, 0.85, 0.95, 0.8]),
         "min_power_discharge": np.array([0, 0, 2.0, 0, 0]),
     }
-    units = {
-        key: given[key] if key in given else np.full(5, float(StorageFleet.parameters[key]))
-        for key in STORAGE_PARAMETERS
-    }
+    units = storage_units(5, given)
     price = rng.uniform(-100, 100, steps)
     availability = np.ones((5, steps))
     availability[:, ::3] = rng.uniform(0.5, 1.0, (5, 10))
@@ -240,10 +245,7 @@ def test_small_pieces_of_work_give_the_same_values(monkeypatch):
         "capacity": power * np.array([1, 1, 2, 4, 8, 8]),
         "min_power_charge": np.array([0, 0, 1.0, 0, 0, 0]),
     }
-    units = {
-        key: given[key] if key in given else np.full(n, float(StorageFleet.parameters[key]))
-        for key in STORAGE_PARAMETERS
-    }
+    units = storage_units(n, given)
     price = rng.uniform(-50, 100, steps)
     availability = rng.uniform(0.5, 1.0, (n, steps))
     whole = storage_values(price, availability, hours, units, levels)
@@ -271,10 +273,7 @@ def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
         "efficiency_charge": rng.uniform(0.8, 1.0, n),
         "efficiency_discharge": rng.uniform(0.8, 1.0, n),
     }
-    units = {
-        key: given[key] if key in given else np.full(n, float(StorageFleet.parameters[key]))
-        for key in STORAGE_PARAMETERS
-    }
+    units = storage_units(n, given)
     price = rng.uniform(-50, 100, steps)
     availability = np.ones((n, steps))
     terms = storage_terms(price, availability, hours, units)
