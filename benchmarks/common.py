@@ -109,8 +109,82 @@ def machine() -> str:
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
         f"machine: {os.cpu_count()} cores ({model}), {memory:.0f} GiB, "
-        f"Python {platform.python_version()}, {versions}; load average {load}"
+        f"Python {platform.python_version()}, {versions}; load average {load}\n{speed()}"
     )
+
+
+def speed() -> str:
+    """One line with the machine's speed at this moment, in the three kinds of work this
+    project's figures are made of: plain Python, numpy calls on small arrays (an operator's
+    ten units) and round trips between two processes over loopback TCP (the clock steps of
+    ``-p``). These machines differ two to four times between sessions and drift within one,
+    so a figure is comparable across sessions only next to these."""
+    import numpy as np
+
+    def best(work, repeat: int = 5) -> float:
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - began)
+        return min(times)
+
+    loops = 200_000
+    python = best(lambda: sum(i * i for i in range(loops))) / loops
+    left, right = np.arange(10.0), np.ones(10)
+    calls = 2_000
+    numpy = best(lambda: [np.maximum(left - right, 0.0) for _ in range(calls)]) / (2 * calls)
+    line = (
+        f"speed now: Python {python * 1e9:.0f} ns per loop step, "
+        f"numpy {numpy * 1e6:.2f} µs per call"
+    )
+    trip = round_trip()
+    if trip is not None:
+        line += f", loopback TCP round trip {trip * 1e6:.0f} µs"
+    return line
+
+
+def round_trip(trips: int = 1_000) -> float | None:
+    """Median seconds of a 64-byte round trip to a forked echo process over loopback TCP
+    (None where processes cannot be forked)."""
+    import signal
+    import socket
+    import statistics
+
+    if not hasattr(os, "fork"):
+        return None
+    server = socket.create_server(("127.0.0.1", 0))
+    address = server.getsockname()
+    child = os.fork()
+    if child == 0:  # the echo process: answers until the connection closes
+        try:
+            connection, _ = server.accept()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := connection.recv(64):
+                connection.sendall(data)
+        finally:
+            os._exit(0)
+    server.close()  # the echo process still listens
+    times = []
+    try:
+        with socket.create_connection(address, timeout=10) as connection:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            message = b"x" * 64
+            for _ in range(trips):
+                began = time.perf_counter()
+                connection.sendall(message)
+                received = 0
+                while received < len(message):
+                    chunk = connection.recv(64)
+                    if not chunk:
+                        raise ConnectionError("the echo process closed the connection")
+                    received += len(chunk)
+                times.append(time.perf_counter() - began)
+    finally:
+        if not times:  # it may still wait for the connection
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    return statistics.median(times)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -2,6 +2,7 @@
 every worker count gives the one-process results holds and would see a difference."""
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,16 @@ def test_generated_scenario_sets_strategy_parameters_only_when_asked(tmp_path):
     )
     for name in ("powerplant_units.csv", "storage_units.csv", "demand_df.csv"):
         assert (plain / name).read_bytes() == (tuned / name).read_bytes()
+
+
+def test_machine_line_reports_the_speed_of_the_moment():
+    common = benchmark_module("common")
+    described, measured = common.machine().splitlines()
+    assert described.startswith("machine: ") and "numpy" in described
+    found = re.fullmatch(
+        r"speed now: Python (\d+) ns per loop step, numpy ([0-9.]+) µs per call"
+        r", loopback TCP round trip (\d+) µs",
+        measured,
+    )
+    assert found is not None, measured
+    assert all(float(figure) > 0 for figure in found.groups())
