@@ -55,18 +55,24 @@ def settings(port, **values):
     )
 
 
-async def run_distributed(out, port, token="", **build_args):
+async def run_distributed(out, port, token="", network=None, **build_args):
+    """The manager and two workers in this loop, over TCP on ``port`` (or as ``network``
+    says: more settings, such as an MQTT broker)."""
+    network = network or {}
     manager = build(
         World(
             export_csv_path=str(out),
             distributed_role=True,
-            distributed=settings(port, token=token),
+            distributed=settings(port, token=token, **network),
         ),
         **build_args,
     )
     workers = [
         build(
-            World(distributed_role=False, distributed=settings(port, worker_index=i, token=token)),
+            World(
+                distributed_role=False,
+                distributed=settings(port, worker_index=i, token=token, **network),
+            ),
             **build_args,
         )
         for i in (0, 1)

@@ -46,7 +46,7 @@ from mango.container.mqtt import MQTTContainer
 from mango.messages.message import MangoMessage
 
 from assume.codec import MalformedMessage
-from assume.distributed.protocol import Resume
+from assume.distributed.protocol import Resume, Welcome
 from assume.errors import AssumeError, ConfigurationError, PeerError
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class Channel:
 
     def __init__(self):
         self.peer_session: str | None = None
+        # whether the peer's current session has been let in (see GuardedMQTTContainer)
+        self.joined = False
         self.retired: set[str] = set()
         self.sent = 0
         self.kept: deque[tuple[int, bytes]] = deque()
@@ -142,7 +144,21 @@ class Channel:
 
 class GuardedMQTTContainer(MQTTContainer):
     """A mango MQTT container with exactly-once, ordered links to its peers (see the module
-    docstring) that reconnects by itself and says clearly why a broker refused it."""
+    docstring) that reconnects by itself and says clearly why a broker refused it.
+
+    As on TCP, a peer reaches no agent through the inbox topic until it has been let in:
+    before that, only the join handshake (``before_joining``) is delivered from it. A peer
+    is a session of a client: the manager's clock lets a worker's session in when it admits
+    its :class:`Hello`, a worker lets its manager's session in on a :class:`Welcome` with
+    the token. A message
+    without link fields belongs to no session and is never let in. Once let in, a peer keeps
+    its session: a new one under its client id is dropped (a peer in a run cannot restart),
+    so a stranger using that name cannot take over its link."""
+
+    #: what a peer may send before it is let in (None: anything)
+    before_joining: tuple[type, ...] | None = None
+    #: the token a manager's Welcome must carry (a worker's container)
+    join_token = ""
 
     def __init__(self, *, login: BrokerLogin | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -334,9 +350,17 @@ class GuardedMQTTContainer(MQTTContainer):
         content, meta = message.split_content_and_meta()
         link = [meta.pop(key, None) for key in ("session", "peer_session", "seq", "ack")]
         inbox = topic == self.inbox_topic
-        if inbox and not self._admit(content, meta.get("sender_addr"), *link):
+        peer = meta.get("sender_addr")
+        if inbox and not self._admit(content, peer, *link):
+            return
+        # the peer's channel, if the message came on one (link fields of its current session);
+        # what comes on a topic an agent subscribed to itself is what it asked for
+        channel = self.channels.get(peer) if inbox and link[2] is not None else None
+        if inbox and not self._let_through(content, peer, topic, channel):
             return
         meta = {"network_protocol": "mqtt", "topic": topic, "qos": qos, "retain": retain, **meta}
+        if channel is not None:
+            meta["connection"] = channel  # the manager's clock lets it in (see _admit there)
         receiver = self._agents.get(meta.get("receiver_id")) if inbox else None
         if receiver is not None:
             # straight into the agent's inbox, as the container's inbox task would put it
@@ -345,6 +369,27 @@ class GuardedMQTTContainer(MQTTContainer):
             self.inbox.put_nowait((0, content, meta))
         else:
             logger.warning("dropped a message on topic %s: the container has not started", topic)
+
+    def _let_through(self, content, peer, topic: str, channel: Channel | None) -> bool:
+        """Whether a message may reach an agent: it comes from a peer that has been let in,
+        or it is part of the join handshake (see the class docstring)."""
+        allowed = self.before_joining
+        if allowed is None or (channel is not None and channel.joined):
+            return True
+        if type(content) not in allowed:
+            logger.warning(
+                "dropped a %s from %s on topic %s: nothing but the join handshake reaches an "
+                "agent before its sender is let in",
+                type(content).__name__,
+                peer,
+                topic,
+            )
+            return False
+        if channel is not None and type(content) is Welcome and content.token == self.join_token:
+            # the manager answered; what it sends next comes right behind, so let it in now
+            # rather than when the clock gets to the Welcome
+            channel.joined = True
+        return True
 
     def _admit(self, content, peer, session, peer_session, seq, ack) -> bool:
         """Whether to deliver a message, after its link bookkeeping."""
@@ -380,6 +425,15 @@ class GuardedMQTTContainer(MQTTContainer):
             return None
         channel = self.channels.setdefault(peer, Channel())
         before = channel.peer_session
+        if channel.joined and session != before and session not in channel.retired:
+            # a peer in the run cannot restart (its state would be lost): a stranger using
+            # its name must not start its link afresh under the real peer
+            logger.warning(
+                "dropped a message from a new session of %s, which is already in the run "
+                "(a peer in a run cannot restart; is a stranger using its client id?)",
+                peer,
+            )
+            return None
         if not channel.meet(session):
             logger.debug("dropped a message from an earlier session of %s", peer)
             return None

@@ -145,7 +145,7 @@ class DistributedSettings:
             self.broker_cert,
             self.broker_key,
         )
-        return create_container(
+        container = create_container(
             "mqtt",
             clock=clock,
             codec=codec,
@@ -153,6 +153,9 @@ class DistributedSettings:
             client_id=client_id,
             login=login,
         )
+        container.before_joining = (Hello,) if manager else (Welcome, Refused)
+        container.join_token = self.token
+        return container
 
 
 def default_workers(operators: int) -> int:
