@@ -150,10 +150,9 @@ class GuardedMQTTContainer(MQTTContainer):
     before that, only the join handshake (``before_joining``) is delivered from it. A peer
     is a session of a client: the manager's clock lets a worker's session in when it admits
     its :class:`Hello`, a worker lets its manager's session in on a :class:`Welcome` with
-    the token. A message
-    without link fields belongs to no session and is never let in. Once let in, a peer keeps
-    its session: a new one under its client id is dropped (a peer in a run cannot restart),
-    so a stranger using that name cannot take over its link."""
+    the token. A message without link fields belongs to no session and is never let in.
+    Once let in, a peer keeps its session: a new one under its client id is dropped (a peer
+    in a run cannot restart), so a stranger using that name cannot take over its link."""
 
     #: what a peer may send before it is let in (None: anything)
     before_joining: tuple[type, ...] | None = None
