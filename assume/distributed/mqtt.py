@@ -25,8 +25,9 @@ timeout stops the run as a dead peer does.
 All link bookkeeping runs on the event loop's thread: paho's network thread only hands the
 raw payload over. A payload the codec cannot decode is logged with its topic and dropped (in
 mango 2.4 the error would escape paho's callback and end its network thread). Messages
-without link fields (from a publisher that is not an assume container), and messages on
-topics other than the container's inbox, are delivered as they come.
+on topics other than the container's inbox are delivered as they come. On the inbox, the
+containers of a distributed run let nothing but the join handshake through from a peer that
+has not been let in, and never anything without link fields (see GuardedMQTTContainer).
 """
 
 from __future__ import annotations
