@@ -350,6 +350,14 @@ class WorkerClock(DistributedClockAgent):
                 meta.get("sender_addr"),
             )
 
+    def fail(self, error: Exception) -> None:
+        """End the wait for the Welcome, or for the end of the run, with ``error``: this
+        process cannot go on (its MQTT client id is taken)."""
+        if not self.welcomed.done():
+            self.welcomed.set_exception(error)
+        elif not self.stopped.done():
+            self.stopped.set_exception(error)
+
     async def join(self, timeout: float, retry: float = 0.5) -> None:
         """Announce this worker until the manager answers, at most ``timeout`` seconds."""
         hello = Hello(self.worker, self.operators, self.token, self.scenario)

@@ -42,6 +42,8 @@ class ManagerRunner(LocalRunner):
             self.settings.workers, self.link, self.settings.token, world.simulation_id
         )
         container.register(self.manager_clock, suggested_aid=CLOCK_AGENT)
+        # this process cannot go on (its MQTT client id is taken): stop the run, keep results
+        container.on_broken = lambda error: self.manager_clock.peer_gone(str(error))
         self.operator_agents = []
 
     async def begin(self) -> None:
@@ -50,6 +52,12 @@ class ManagerRunner(LocalRunner):
         if before_join is not None:
             # -p: start the worker processes, which report one that ends with an error
             before_join(self.container.addr, self.manager_clock.peer_gone)
+        logger.info(
+            "manager at %s: waiting up to %g s for %d worker(s)",
+            self._where(),
+            self.settings.connect_timeout,
+            self.settings.workers,
+        )
         await self.manager_clock.wait_for_workers(self.settings.connect_timeout)
         clock = self.manager_clock
         self.operator_agents = [
@@ -62,6 +70,13 @@ class ManagerRunner(LocalRunner):
         unknown = [a.aid for a in self.operator_agents if a.aid not in known]
         if unknown:
             logger.info("workers bring units operators of their own: %s", ", ".join(unknown))
+
+    def _where(self) -> str:
+        """Where workers reach this manager: HOST:PORT, or its client id at the broker."""
+        address = self.container.addr
+        if isinstance(address, tuple | list):
+            return f"{address[0]}:{address[1]}"
+        return f"{address} on the MQTT broker {self.container.broker}"
 
     def _check_placement(self) -> None:
         """Every units operator of the scenario must run on exactly one worker. Workers place

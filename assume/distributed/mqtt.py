@@ -22,6 +22,14 @@ previous session are dropped. Heartbeats and clock messages travel on the same l
 clock never sees a message lost to a broker restart, while a broker away longer than the peer
 timeout stops the run as a dead peer does.
 
+A broker lets one client per client id in: when a second process connects under a client id
+in use (a second worker started with the same index, a second run with the same run name), it
+closes the first one's connection, and under MQTT 3.1.1 without saying why. Both processes
+then reconnect and close each other's connection, over and over. A container whose
+connections the broker closes so soon after each (re)connection several times in a row gives
+up with an error that says so (see :data:`TAKEOVERS`); the newcomer gives up first, so a
+run keeps its process and the newcomer goes.
+
 All link bookkeeping runs on the event loop's thread: paho's network thread only hands the
 raw payload over. A payload the codec cannot decode is logged with its topic and dropped (in
 mango 2.4 the error would escape paho's callback and end its network thread). Messages
@@ -57,6 +65,15 @@ RECONNECT_DELAY = (0.1, 1.0)
 second."""
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a reachable broker has to accept the login and the inbox subscription."""
+SHORT_CONNECTION = 2.0
+"""Seconds: a connection the broker closes sooner than this after connecting counts as taken
+over by another process with the same client id."""
+TAKEOVERS = (3, 6)
+"""Taken-over connections in a row after which a container gives up: the newcomer of the
+two, and the other one (which gives up only if the newcomer does not)."""
+NEWCOMER = 0.5
+"""Seconds: a container whose very first connection the broker closed sooner than this, and
+that is in no run yet, is the newcomer under its client id."""
 _LOGIN_REFUSALS = ("Bad user name or password", "Not authorized")
 
 
@@ -159,6 +176,8 @@ class GuardedMQTTContainer(MQTTContainer):
     before_joining: tuple[type, ...] | None = None
     #: the token a manager's Welcome must carry (a worker's container)
     join_token = ""
+    #: called with the error when the container cannot go on (its client id is taken)
+    on_broken = None
 
     def __init__(self, *, login: BrokerLogin | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -171,6 +190,9 @@ class GuardedMQTTContainer(MQTTContainer):
         self._first_subscription: int | None = None
         self._online = False
         self._closing = False
+        self._connected_at = 0.0
+        self._taken_over = 0  # connections in a row that the broker closed soon after
+        self._senior: bool | None = None  # was it here before another under its client id?
 
     @property
     def broker(self) -> str:
@@ -273,6 +295,7 @@ class GuardedMQTTContainer(MQTTContainer):
         topics = [(self.inbox_topic, 2), *((topic, 2) for topic in self.additional_subscriptions)]
         _, mid = self.mqtt_client.subscribe(topics)
         self._online = True
+        self._connected_at = self._loop.time()
         if not self._ready.done():
             self._first_subscription = mid
             return
@@ -337,7 +360,31 @@ class GuardedMQTTContainer(MQTTContainer):
         if not self._online:
             return
         self._online = False
+        lasted = self._loop.time() - self._connected_at
+        if self._senior is None:  # the first connection lost
+            self._senior = lasted >= NEWCOMER
+        self._taken_over = self._taken_over + 1 if lasted < SHORT_CONNECTION else 0
+        senior = self._senior or any(channel.joined for channel in self.channels.values())
+        if self._taken_over >= TAKEOVERS[senior]:
+            self._give_up()
+            return
         logger.warning("lost the connection to the MQTT broker at %s; reconnecting", self.broker)
+
+    def _give_up(self) -> None:
+        """Stop reconnecting: another process holds this container's client id."""
+        self._closing = True
+        self.mqtt_client.disconnect()  # paho's thread stops reconnecting
+        error = PeerError(
+            f"the MQTT broker at {self.broker} closed the connection of {self.client_id} "
+            f"{self._taken_over} times in a row within {SHORT_CONNECTION:g} s of connecting: "
+            "another process is connected under the same client id (a second worker with "
+            "the same --worker-index, or a second run with the same --run-name on this "
+            "broker); every process of a run needs its own"
+        )
+        if self.on_broken is not None:
+            self.on_broken(error)
+        else:
+            logger.error("%s", error)
 
     def _receive(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._closing:
@@ -430,7 +477,8 @@ class GuardedMQTTContainer(MQTTContainer):
             # its name must not start its link afresh under the real peer
             logger.warning(
                 "dropped a message from a new session of %s, which is already in the run "
-                "(a peer in a run cannot restart; is a stranger using its client id?)",
+                "(a peer in a run cannot restart; does a second process use its client id, "
+                "such as a worker started twice with the same --worker-index?)",
                 peer,
             )
             return None

@@ -73,6 +73,7 @@ class WorkerRunner:
             on_welcome=register,
         )
         container.register(worker_clock, suggested_aid=CLOCK_AGENT)
+        container.on_broken = worker_clock.fail
         await container.start()
         link.counter.local_addr = container.addr
         try:

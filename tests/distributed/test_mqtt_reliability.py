@@ -392,6 +392,65 @@ def test_a_refused_worker_restarted_under_the_same_name_joins(broker, tmp_path):
     assert "assume_worker_0 restarted: its link starts afresh" in log
 
 
+def test_a_worker_started_twice_gives_up_and_the_run_goes_on(
+    multi_market, single, broker, tmp_path, identical
+):
+    # the broker lets one connection per client id in: the newcomer's closes the first
+    # worker's, which reconnects and closes the newcomer's, and so on; the newcomer must go
+    mosquitto = broker()
+    common = [
+        "-l", "INFO", "-s", "multi", "-i", str(multi_market), "--workers", "2",
+        "--mqtt", mosquitto.address, "--run-name", "twice", "--connect-timeout", "60",
+    ]  # fmt: skip
+    manager = Run(*common, "--role", "manager", "-csv", str(tmp_path))
+    first = Run(*common, "--role", "worker", "--worker-index", "0")
+    manager.wait_for("worker 0 joined")
+    code, log = Run(*common, "--role", "worker", "--worker-index", "0").finish()
+    assert code == 1, log
+    assert log.splitlines()[-1] == (
+        f"assume: error: the MQTT broker at {mosquitto.address} closed the connection of "
+        "assume_twice_worker_0 3 times in a row within 2 s of connecting: another process is "
+        "connected under the same client id (a second worker with the same --worker-index, or "
+        "a second run with the same --run-name on this broker); every process of a run needs "
+        "its own"
+    ), log
+    second = Run(*common, "--role", "worker", "--worker-index", "1")
+    for run in (first, second, manager):
+        code, log = run.finish(timeout=120)
+        assert code == 0, log
+    assert "a worker started twice with the same --worker-index?" in log
+    identical(single, tmp_path / "multi_multi")
+
+
+def test_of_two_managers_under_one_run_name_one_gives_up_and_says_why(broker, tmp_path):
+    # the same fight between two managers (two runs given the same name on one broker).
+    # Neither is in a run yet, so the one whose first connection lasted longer goes second;
+    # started within half a second of each other, either may be that one: one must go
+    mosquitto = broker()
+    common = [
+        "--config", str(ROOT / "config.yaml"), "--role", "manager", "--workers", "1",
+        "--mqtt", mosquitto.address, "--run-name", "twice", "--connect-timeout", "60",
+    ]  # fmt: skip
+    runs = [Run("-l", "WARNING", *common, "-csv", str(tmp_path / name)) for name in "ab"]
+    try:
+        deadline = time.monotonic() + 60
+        while all(run.process.poll() is None for run in runs):
+            assert time.monotonic() < deadline, "neither manager gave up"
+            time.sleep(0.02)  # poll: an outside observer waiting for either process to end
+        ended = [run for run in runs if run.process.poll() is not None]
+        assert len(ended) == 1
+        code, log = ended[0].finish()
+        assert code == 1, log
+        assert log.splitlines()[-1].startswith(
+            f"assume: error: the MQTT broker at {mosquitto.address} closed the connection of "
+            "assume_twice_manager 3 times in a row within 2 s of connecting: another process"
+        ), log
+    finally:
+        for run in runs:
+            run.process.terminate()
+            run.process.wait(30)
+
+
 def test_no_broker_at_the_address_is_one_clear_error(multi_market, tmp_path):
     address = f"127.0.0.1:{free_port()}"
     code, log = parallel(multi_market, tmp_path, address, level="WARNING").finish()
