@@ -355,7 +355,8 @@ class WorkerClock(DistributedClockAgent):
         process cannot go on (its MQTT client id is taken)."""
         if not self.welcomed.done():
             self.welcomed.set_exception(error)
-        elif not self.stopped.done():
+        elif self.welcomed.exception() is None and not self.stopped.done():
+            # (refused: the join has failed already, and nothing waits for the stop)
             self.stopped.set_exception(error)
 
     async def join(self, timeout: float, retry: float = 0.5) -> None:

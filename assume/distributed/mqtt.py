@@ -46,6 +46,7 @@ import enum
 import logging
 import secrets
 import socket
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -68,12 +69,13 @@ HANDSHAKE_TIMEOUT = 10.0
 SHORT_CONNECTION = 2.0
 """Seconds: a connection the broker closes sooner than this after connecting counts as taken
 over by another process with the same client id."""
-TAKEOVERS = (3, 6)
-"""Taken-over connections in a row after which a container gives up: the newcomer of the
-two, and the other one (which gives up only if the newcomer does not)."""
+TAKEOVERS = (3, 6, 12)
+"""Taken-over connections in a row after which a container gives up: one whose very first
+connection lasted less than :data:`NEWCOMER` (the newcomer under its client id), one whose
+first connection lasted longer, and one already in a run (whose peer has let it in)."""
 NEWCOMER = 0.5
-"""Seconds: a container whose very first connection the broker closed sooner than this, and
-that is in no run yet, is the newcomer under its client id."""
+"""Seconds: the newcomer's first connection lasts until the other process reconnects, about
+the first reconnect delay."""
 _LOGIN_REFUSALS = ("Bad user name or password", "Not authorized")
 
 
@@ -192,7 +194,8 @@ class GuardedMQTTContainer(MQTTContainer):
         self._closing = False
         self._connected_at = 0.0
         self._taken_over = 0  # connections in a row that the broker closed soon after
-        self._senior: bool | None = None  # was it here before another under its client id?
+        self._first_lasted: float | None = None  # seconds its first connection lasted
+        self._giving_up: asyncio.Task | None = None
 
     @property
     def broker(self) -> str:
@@ -225,19 +228,20 @@ class GuardedMQTTContainer(MQTTContainer):
                 f"subscription within {HANDSHAKE_TIMEOUT:g} s"
             ) from None
         except AssumeError:
-            await self._stop_client()
+            await (self._giving_up or self._stop_client())
             raise
         await Container.start(self)
 
     async def shutdown(self) -> None:
         self._closing = True
         await Container.shutdown(self)
-        if self.mqtt_client is not None:
-            await self._stop_client()
+        await (self._giving_up or self._stop_client())
 
     async def _stop_client(self) -> None:
         self._closing = True
         client, self.mqtt_client = self.mqtt_client, None
+        if client is None:
+            return  # stopped already
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
 
@@ -267,18 +271,19 @@ class GuardedMQTTContainer(MQTTContainer):
 
     # --- paho's network thread: hand everything over to the event loop ---------------------
 
+    # (when a connection came and went is taken here: the loop may be busy for a while)
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._to_loop(self._connected, reason_code)
+        self._to_loop(self._connected, reason_code, time.monotonic())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._to_loop(self._disconnected, reason_code)
+        self._to_loop(self._disconnected, reason_code, time.monotonic())
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self._to_loop(self._subscribed, mid, reason_codes)
 
     def _on_message(self, client, userdata, message) -> None:
-        _ack_now(client)
         self._to_loop(self._receive, message.topic, message.payload, message.qos, message.retain)
+        _ack_now(client)
 
     def _to_loop(self, callback, *args) -> None:
         # a loop that is already closed has ended the run: nothing is left to do
@@ -287,7 +292,7 @@ class GuardedMQTTContainer(MQTTContainer):
 
     # --- the event loop's thread ------------------------------------------------------------
 
-    def _connected(self, reason_code) -> None:
+    def _connected(self, reason_code, moment: float) -> None:
         if self._closing:
             return
         if reason_code.is_failure:
@@ -296,7 +301,7 @@ class GuardedMQTTContainer(MQTTContainer):
         topics = [(self.inbox_topic, 2), *((topic, 2) for topic in self.additional_subscriptions)]
         _, mid = self.mqtt_client.subscribe(topics)
         self._online = True
-        self._connected_at = self._loop.time()
+        self._connected_at = moment
         if not self._ready.done():
             self._first_subscription = mid
             return
@@ -344,45 +349,54 @@ class GuardedMQTTContainer(MQTTContainer):
         else:
             self._ready.set_result(None)
 
-    def _disconnected(self, reason_code) -> None:
+    def _disconnected(self, reason_code, moment: float) -> None:
         # paho gives no reason for a lost connection ("Unspecified error")
         if self._closing:
             return
-        if not self._ready.done():
-            # a refused login has failed already; this is a broker that would not talk at all
-            self._ready.set_exception(
-                PeerError(
-                    f"the MQTT broker at {self.broker} closed the connection before accepting "
-                    f"{self.client_id} ({reason_code}): does it expect TLS (--mqtt-tls, "
-                    "--mqtt-ca) or a client certificate (--mqtt-cert, --mqtt-key)?"
-                )
-            )
-            return
         if not self._online:
+            if not self._ready.done():
+                # closed before the broker accepted the login (a refused login has failed
+                # already): a broker that would not talk at all
+                self._ready.set_exception(
+                    PeerError(
+                        f"the MQTT broker at {self.broker} closed the connection before "
+                        f"accepting {self.client_id} ({reason_code}): does it expect TLS "
+                        "(--mqtt-tls, --mqtt-ca) or a client certificate (--mqtt-cert, "
+                        "--mqtt-key)?"
+                    )
+                )
             return
+        # lost after the login, if before the subscription: paho reconnects, start() waits
         self._online = False
-        lasted = self._loop.time() - self._connected_at
-        if self._senior is None:  # the first connection lost
-            self._senior = lasted >= NEWCOMER
+        lasted = moment - self._connected_at
+        if self._first_lasted is None:
+            self._first_lasted = lasted
         self._taken_over = self._taken_over + 1 if lasted < SHORT_CONNECTION else 0
-        senior = self._senior or any(channel.joined for channel in self.channels.values())
-        if self._taken_over >= TAKEOVERS[senior]:
+        if any(channel.joined for channel in self.channels.values()):
+            limit = TAKEOVERS[2]
+        else:
+            limit = TAKEOVERS[self._first_lasted >= NEWCOMER]
+        if self._taken_over >= limit:
             self._give_up()
             return
         logger.warning("lost the connection to the MQTT broker at %s; reconnecting", self.broker)
 
     def _give_up(self) -> None:
-        """Stop reconnecting: another process holds this container's client id."""
-        self._closing = True
-        self.mqtt_client.disconnect()  # paho's thread stops reconnecting
+        """Stop reconnecting: another process probably holds this container's client id."""
+        self._closing = True  # what paho's thread hands over from now on is dropped
+        # paho's thread must end: a reconnection already under way would undo a disconnect
+        self._giving_up = asyncio.ensure_future(self._stop_client())
         error = PeerError(
             f"the MQTT broker at {self.broker} closed the connection of {self.client_id} "
             f"{self._taken_over} times in a row within {SHORT_CONNECTION:g} s of connecting: "
-            "another process is connected under the same client id (a second worker with "
-            "the same --worker-index, or a second run with the same --run-name on this "
-            "broker); every process of a run needs its own"
+            "probably another process is connected under the same client id (a second "
+            "worker with the same --worker-index, or a second run with the same --run-name "
+            "on this broker; every process of a run needs its own), else the broker drops "
+            "this client for something it sends (its log says why)"
         )
-        if self.on_broken is not None:
+        if not self._ready.done():
+            self._ready.set_exception(error)  # start() raises it
+        elif self.on_broken is not None:
             self.on_broken(error)
         else:
             logger.error("%s", error)
@@ -491,6 +505,8 @@ class GuardedMQTTContainer(MQTTContainer):
         return channel
 
     async def _send_external_message(self, *, topic, message, qos=0, retain=False) -> bool:
+        if self.mqtt_client is None:
+            return False  # given up or shut down: nothing goes out any more
         channel = self.channels.setdefault(topic, Channel())
         if isinstance(message, MangoMessage):
             message.meta.update(self._link_fields(channel), seq=channel.sent + 1)
