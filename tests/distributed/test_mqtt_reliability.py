@@ -128,9 +128,9 @@ class Broker:
         # as root, mosquitto would drop to a user that cannot read our key and password files
         user = "user root\n" if os.geteuid() == 0 else ""
         self.config = folder / "mosquitto.conf"
+        # otherwise mosquitto's defaults (no set_tcp_nodelay), as most brokers run
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\npersistence false\nset_tcp_nodelay true\n"
-            f"{user}{settings}"
+            f"listener {self.port} 127.0.0.1\npersistence false\n{user}{settings}"
         )
         self.process: subprocess.Popen | None = None
 
