@@ -336,7 +336,20 @@ class MarketRole(MessengerRole):
             validated[sender] = book
         if len(self.owner_of) != len(self._unit_owner):
             self._index_owners()
-        return validated, Orderbook.concat(list(validated.values()), answers=False)
+        if ok is None:  # all checked one by one: put them together again
+            return validated, Orderbook.concat(list(validated.values()), answers=False)
+        # the whole book again, with the books checked one by one in place of theirs and the
+        # runs of books between them as slices of it (in a large scenario, one operator's
+        # demand is clamped every hour: three pieces to put together instead of every book)
+        pieces = []
+        start = end = 0
+        for sender, length, checked in zip(senders, lengths, fine, strict=True):
+            end += length
+            if not checked:
+                pieces += [whole.take(slice(start, end - length)), validated[sender]]
+                start = end
+        pieces.append(whole.take(slice(start, end)))
+        return validated, Orderbook.concat(pieces, answers=False)
 
     def _index_owners(self) -> None:
         """Units claimed by now, sorted by id, and their owners' positions in self._owners."""
