@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from typing import Any
@@ -53,11 +54,7 @@ class LocalContainer(Container):
         """Queue a message for its receiver (the synchronous form of send_message)."""
         meta.update(sender_id=sender_id, sender_addr=self.addr, receiver_id=receiver_addr.aid)
         receiver = self._agents.get(receiver_addr.aid)
-        if (
-            receiver is None
-            or self._copy_internal_messages
-            or hasattr(content, "split_content_and_meta")
-        ):
+        if receiver is None or self._copy_internal_messages or _enveloped(type(content)):
             return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
         meta["priority"] = 0
         self._mail.append((receiver, content, meta))
@@ -121,6 +118,13 @@ class LocalContainer(Container):
             )
         known = self._routes[agent] = (shape, route)
         return known
+
+
+@functools.cache
+def _enveloped(kind: type) -> bool:
+    """Whether messages of ``kind`` are mango envelopes (ACL messages), which mango's own
+    internal delivery takes apart."""
+    return hasattr(kind, "split_content_and_meta")
 
 
 def _shape(agent) -> tuple | None:

@@ -42,15 +42,17 @@ class MessageCounter:
 
     def count_sent(self, receiver_addr) -> None:
         self.sent += 1
-        peer = _peer(receiver_addr)
-        if peer != self.local_addr:
-            self.sent_to[peer] = self.sent_to.get(peer, 0) + 1
+        if receiver_addr != self.local_addr:  # (first the common case, as it comes)
+            peer = _peer(receiver_addr)
+            if peer != self.local_addr:
+                self.sent_to[peer] = self.sent_to.get(peer, 0) + 1
 
     def count_received(self, sender_addr) -> None:
         self.received += 1
-        peer = _peer(sender_addr)
-        if peer is not None and peer != self.local_addr:
-            self.received_from[peer] = self.received_from.get(peer, 0) + 1
+        if sender_addr != self.local_addr:  # (first the common case, as it comes)
+            peer = _peer(sender_addr)
+            if peer is not None and peer != self.local_addr:
+                self.received_from[peer] = self.received_from.get(peer, 0) + 1
 
     @property
     def remote_sent(self) -> int:
