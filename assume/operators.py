@@ -43,13 +43,14 @@ class Submission:
     """An orderbook as the operator sent it, to book the market's answer by position.
 
     ``unit_id`` is the book's unit id column; ``parts`` holds, per strategy group in the
-    order of the book, its fleet, its slice of the book and each order's fleet row and
-    index steps [first, last) (``last`` None: each order covers the one step ``first``, an
-    int if it is the same for all). ``parts`` is None if a group's orders came without a
-    placement (see BiddingStrategy.placement)."""
+    order of the book, its fleet, its slice of the book, each order's fleet row and index
+    steps [first, last) (``last`` None: each order covers the one step ``first``, an int if
+    it is the same for all), and whether each unit has at most one order per product.
+    ``parts`` is None if a group's orders came without a placement (see
+    BiddingStrategy.placement)."""
 
     unit_id: np.ndarray
-    parts: list[tuple[Fleet, slice, np.ndarray, np.ndarray | int, np.ndarray | None]] | None
+    parts: list[tuple[Fleet, slice, np.ndarray, np.ndarray | int, np.ndarray | None, bool]] | None
 
     @classmethod
     def of(
@@ -63,15 +64,16 @@ class Submission:
         single_step = all(b - a == 1 for a, b in zip(first, last, strict=True))
         parts = []
         offset = 0
-        for group_book, fleet, (rows, window) in groups:
+        for group_book, fleet, (rows, window, unique) in groups:
             part = slice(offset, offset + len(group_book))
             offset += len(group_book)
             if single_step and len(first) == 1:
-                parts.append((fleet, part, rows, first[0], None))
+                parts.append((fleet, part, rows, first[0], None, unique))
             elif single_step:
-                parts.append((fleet, part, rows, np.array(first)[window], None))
+                parts.append((fleet, part, rows, np.array(first)[window], None, unique))
             else:
-                parts.append((fleet, part, rows, np.array(first)[window], np.array(last)[window]))
+                steps = (np.array(first)[window], np.array(last)[window])
+                parts.append((fleet, part, rows, *steps, unique))
         return cls(book.unit_id, parts)
 
     def answered_in_place(self, feedback: ClearingFeedback) -> bool:
@@ -88,7 +90,7 @@ class Submission:
 
     def book(self, orderbook: Orderbook, accepted: np.ndarray) -> None:
         """Book the ``accepted`` orders of ``orderbook``, an answer in place."""
-        for fleet, part, rows, first, last in self.parts:
+        for fleet, part, rows, first, last, unique in self.parts:
             mine = accepted[part]
             if not np.count_nonzero(mine):
                 continue
@@ -97,7 +99,7 @@ class Submission:
             if last is not None:
                 fleet.book_accepted(rows[mine], first[mine], last[mine], volume, price)
             elif isinstance(first, int):
-                fleet.book_steps(rows[mine], first, volume, price)
+                fleet.book_steps(rows[mine], first, volume, price, unique)
             else:
                 fleet.book_steps(rows[mine], first[mine], volume, price)
 

@@ -79,7 +79,7 @@ class BiddingStrategy:
         self.row_index = slice(int(rows[0]), int(rows[0]) + len(rows)) if contiguous else rows
         self._layouts: dict[tuple[int, int], _Layout] = {}
         # the last orderbook built by orders(), with the fleet row and product of each order
-        self._placed: tuple[Orderbook, np.ndarray, np.ndarray] | None = None
+        self._placed: tuple[Orderbook, np.ndarray, np.ndarray, bool] | None = None
 
     def calculate_bids(self, products: np.ndarray) -> Orderbook:
         """Orders of this group's units for the delivery windows ``products`` ((n, 2) array)."""
@@ -94,13 +94,14 @@ class BiddingStrategy:
         index = self.fleet.index
         return [(start - index.start) // index.step for start, _ in products.tolist()]
 
-    def placement(self, book: Orderbook) -> tuple[np.ndarray, np.ndarray] | None:
-        """The fleet row and the product position of each order of ``book`` if
-        :meth:`orders` built it (the last one it built), else None."""
+    def placement(self, book: Orderbook) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        """The fleet row and the product position of each order of ``book``, and whether
+        each unit has at most one order per product, if :meth:`orders` built it (the last
+        one it built), else None."""
         placed = self._placed
         if placed is None or placed[0] is not book:
             return None
-        return placed[1], placed[2]
+        return placed[1:]
 
     def _layout(self, count: int, sides: int) -> _Layout:
         """The layout for ``count`` products and ``sides`` orders per unit and product (cached)."""
@@ -156,7 +157,7 @@ class BiddingStrategy:
                 layout.no_price,
                 layout.no_volume,
             )
-            self._placed = (book, layout.rows, window)
+            self._placed = (book, layout.rows, window, sides == 1)
             return book
         keep = np.flatnonzero(volume)
         window = window[keep]
@@ -171,5 +172,5 @@ class BiddingStrategy:
             layout.no_price[keep],
             layout.no_volume[keep],
         )
-        self._placed = (book, layout.rows[keep], window)
+        self._placed = (book, layout.rows[keep], window, sides == 1)
         return book

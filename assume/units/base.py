@@ -232,10 +232,14 @@ class Fleet:
                 self.energy[row, a:b] += vol
                 self.cashflow[row, a:b] += cash
 
-    def book_steps(self, rows, step, volume, price) -> None:
+    def book_steps(self, rows, step, volume, price, unique: bool = False) -> None:
         """Add accepted volumes and cashflows of orders covering the one index step ``step``
-        (an array, or one step for all)."""
-        if isinstance(step, int):  # the common case: in one column, np.add.at costs half
+        (an array, or one step for all); ``unique``: no row comes twice for one step."""
+        if isinstance(step, int) and unique:  # the common case: no np.add.at needed
+            energy, cashflow = self.energy[:, step], self.cashflow[:, step]
+            energy[rows] += volume  # (in one column: indexing both axes costs as much)
+            cashflow[rows] += price * volume
+        elif isinstance(step, int):  # in one column, np.add.at costs half
             np.add.at(self.energy[:, step], rows, volume)
             np.add.at(self.cashflow[:, step], rows, price * volume)
         else:
