@@ -170,6 +170,8 @@ class MarketRole(MessengerRole):
         self._owners: dict[str, int] = {}
         self._units = np.empty(0, dtype=str)
         self._unit_owner = np.empty(0, dtype=int)
+        # operator -> a read-only unit id column found all its own (see _owned)
+        self._owned_columns: dict[str, np.ndarray] = {}
         # opening time -> (products, {operator: [orderbooks]}, {operator: rejections})
         self.open_books: dict[int, tuple[np.ndarray, dict, dict]] = {}
         self.closings: list[int] = []
@@ -302,7 +304,7 @@ class MarketRole(MessengerRole):
         lengths = [len(books[s]) for s in senders]
         # the clearing replaces the accepted columns
         whole = Orderbook.concat(list(books.values()), answers=False)
-        ok = self._owned(whole, senders, lengths)
+        ok = self._owned(whole, books, lengths)
         if ok is not None:
             bounded = _bounded(whole, self.market, products)
             ok = None if bounded is None else ok & bounded
@@ -359,17 +361,31 @@ class MarketRole(MessengerRole):
         self._units = np.array(units, dtype=str)
         self._unit_owner = np.array([self._owners[self.owner_of[u]] for u in units], dtype=int)
 
-    def _owned(self, whole: Orderbook, senders: list[str], lengths: list[int]):
-        """Which orders of ``whole`` (the books of ``senders`` one after the other, of
-        ``lengths``) are for a unit that their sender already owns; None if no sender owns
-        any unit yet."""
+    def _owned(self, whole: Orderbook, books: dict[str, Orderbook], lengths: list[int]):
+        """Which orders of ``whole`` (the ``books`` one after the other, of ``lengths``) are
+        for a unit that their sender already owns; None if no sender owns any unit yet.
+
+        A unit's owner never changes, so a read-only unit id column once found all owned by
+        an operator stays so: a strategy that builds its books from the same layout every
+        time (see BiddingStrategy.orders) is looked up once, not at every opening."""
         units = self._units
         if not len(units):
             return None
+        known = self._owned_columns
+        if all(known.get(s) is book.unit_id for s, book in books.items()):
+            return np.ones(len(whole), dtype=bool)
         # an operator that owns nothing yet gets -1: none of its orders is owned
-        owner = np.repeat(np.array([self._owners.get(s, -1) for s in senders]), lengths)
+        owner = np.repeat(np.array([self._owners.get(s, -1) for s in books]), lengths)
         found = np.minimum(np.searchsorted(units, whole.unit_id), len(units) - 1)
-        return (units[found] == whole.unit_id) & (self._unit_owner[found] == owner)
+        ok = (units[found] == whole.unit_id) & (self._unit_owner[found] == owner)
+        start = 0
+        for (sender, book), length in zip(books.items(), lengths, strict=True):
+            column = book.unit_id
+            mine = ok[start : start + length]
+            if not column.flags.writeable and np.count_nonzero(mine) == length:
+                known[sender] = column
+            start += length
+        return ok
 
     def _report(self, opening: int, products: np.ndarray, book: Orderbook, meta: dict) -> None:
         market_id = self.market.market_id
