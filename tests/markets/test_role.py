@@ -143,7 +143,9 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
         per_operator.clear()
         rejections = {}
         validated, whole = market._validated(books, PRODUCTS, rejections)
-        assert whole.unit_id.tolist() == [u for b in validated.values() for u in b.unit_id]
+        for column in ("unit_id", "price", "volume"):  # the checked books' columns in place
+            expected = [value for b in validated.values() for value in getattr(b, column)]
+            assert getattr(whole, column).tolist() == expected
         assert per_operator == checked
     assert validated["a"].unit_id.tolist() == ["a2"] and rejections == {}
     assert market.owner_of == {"shared": "a", "a1": "a", "b1": "b", "c1": "c", "a2": "a"}
@@ -152,3 +154,21 @@ def test_a_clearing_validates_all_operators_at_once_and_the_first_by_id_owns_a_u
     per_operator.clear()
     market._validated({"a": units(["a1"]), "b": units(["b1"])}, PRODUCTS, {})
     assert per_operator == ["a", "b"]
+
+
+def test_a_read_only_unit_id_column_found_owned_is_trusted_and_nothing_else():
+    market = MarketRole(MARKET, 0, 10 * H)
+
+    def frozen(ids):
+        orders = book(unit_id=ids, volume=[50.0] * len(ids))
+        orders.unit_id.flags.writeable = False
+        return orders
+
+    a_orders, b_orders = frozen(["a1", "a2"]), book(unit_id=["b1"])
+    market._validated({"a": a_orders, "b": b_orders}, PRODUCTS, {})  # the units are claimed
+    market._validated({"a": a_orders, "b": b_orders}, PRODUCTS, {})  # and found owned
+    assert market._owned_columns == {"a": a_orders.unit_id}  # b's column could change
+    rejections = {}
+    _, whole = market._validated({"a": a_orders, "b": frozen(["a1", "b1"])}, PRODUCTS, rejections)
+    assert rejections == {"b": [("a1_1", "unit a1 belongs to operator a")]}
+    assert whole.unit_id.tolist() == ["a1", "a2", "b1"]
