@@ -130,16 +130,22 @@ def _enveloped(kind: type) -> bool:
 def _shape(agent) -> tuple | None:
     """What decides whether mango's dispatch of a message to ``agent`` does more than call
     its roles' subscriptions (see LocalContainer._route); None for agents without roles."""
-    handler = getattr(agent, "_role_handler", None)
-    subscriptions = getattr(handler, "_message_subs", None)
-    if not isinstance(subscriptions, list):
+    try:  # (once per message: plain attribute access, as for every agent of a simulation)
+        handler = agent._role_handler
+        subscriptions = handler._message_subs
+        services = agent.context._services
+    except AttributeError:
+        handler = getattr(agent, "_role_handler", None)
+        subscriptions = getattr(handler, "_message_subs", None)
+        services = getattr(getattr(agent, "context", None), "_services", {})
+    if type(subscriptions) is not list:
         return None
-    topology = getattr(getattr(agent, "context", None), "_services", {}).get(TopologyService)
+    topology = services.get(TopologyService)
     return (
         id(subscriptions),
         len(subscriptions),
         len(handler._roles),
         len(agent._behavior_message_subs),
         tracing.is_tracing(),
-        bool(topology is not None and topology._tid_to_health),
+        topology is not None and bool(topology._tid_to_health),
     )
