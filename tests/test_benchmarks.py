@@ -3,9 +3,12 @@ every worker count gives the one-process results holds and would see a differenc
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +95,26 @@ def test_machine_line_reports_the_speed_of_the_moment():
     )
     assert found is not None, measured
     assert all(float(figure) > 0 for figure in found.groups())
+
+
+def test_instruction_counts_per_step_come_from_two_horizons(tmp_path):
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed (apt-get install valgrind)")
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "instructions.py"),
+            *("--plants", "4", "--operators", "2", "--days", "1", "2"),
+            *("--workdir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    rows = re.findall(r"^\| (\d) \| (\d+) \| ([0-9,]+) \|$", run.stdout, re.MULTILINE)
+    assert [(days, steps) for days, steps, _ in rows] == [("1", "23"), ("2", "47")]
+    first, second = (int(count.replace(",", "")) for _, _, count in rows)
+    per_step = re.search(r"^per clock step: ([0-9,]+) instructions", run.stdout, re.MULTILINE)
+    assert per_step is not None, run.stdout
+    assert int(per_step.group(1).replace(",", "")) == round((second - first) / 24)
