@@ -1,10 +1,12 @@
-"""Hand-computed clearing cases for pay_as_clear and pay_as_bid."""
+"""Hand-computed clearing cases for pay_as_clear and pay_as_bid, and the merit order."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assume.errors import ConfigurationError
-from assume.markets.clearing import get_mechanism, pay_as_bid, pay_as_clear
+from assume.markets.clearing import get_mechanism, merit_order, pay_as_bid, pay_as_clear
 from assume.markets.orderbook import Orderbook
 
 H = 3600
@@ -147,3 +149,29 @@ def test_concat_keeps_every_column_or_leaves_the_answer_out():
     for name in ("start", "end", "price", "volume", "unit_id", "bid_id", "node"):
         np.testing.assert_array_equal(getattr(orders, name), getattr(both, name))
     assert np.isnan(orders.accepted_price).all() and not orders.accepted_volume.any()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.data())
+def test_the_merit_order_is_the_lexicographic_order_of_every_key(data):
+    """The merit order sorts by product, side, price, unit id and bid id, the text only among
+    orders alike in the rest: it must be the order np.lexsort gives on all five keys, ties in
+    price (and -0.0 against 0.0, and NaN) included."""
+    count = data.draw(st.integers(0, 25))
+
+    def pick(values):
+        return data.draw(st.lists(st.sampled_from(values), min_size=count, max_size=count))
+
+    orders = Orderbook.build(
+        start=0,
+        end=H,
+        price=pick([1.0, 2.0, 0.0, -0.0, np.nan]),
+        volume=pick([-5.0, 0.0, 5.0]),
+        unit_id=np.array(pick(["a", "b", "aa"]), dtype=str),
+        bid_id=np.array(pick(["x_1", "x_2", "y_1"]), dtype=str),
+    )
+    position = np.array(pick([-1, 0, 1]), dtype=int)
+    side = np.where(orders.volume > 0, 0, np.where(orders.volume < 0, 1, 2))
+    sort_price = np.where(side == 1, -orders.price, orders.price)
+    expected = np.lexsort((orders.bid_id, orders.unit_id, sort_price, side, position))
+    assert merit_order(orders, position, side, sort_price).tolist() == expected.tolist()
