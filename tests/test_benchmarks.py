@@ -20,18 +20,18 @@ def benchmark_module(name: str):
     return module
 
 
+def run_benchmark(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python benchmarks/NAME.py ARGS`` in a new process, its output captured."""
+    command = [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
 def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "scaling.py"),
-            *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
-            *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "21"),
-            *("--workdir", str(tmp_path), "--no-ceiling"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = run_benchmark(
+        "scaling",
+        *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
+        *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "21"),
+        *("--workdir", str(tmp_path), "--no-ceiling"),
     )
     assert run.returncode == 0, run.stderr
     assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
@@ -100,15 +100,9 @@ def test_machine_line_reports_the_speed_of_the_moment():
 def test_instruction_counts_per_step_come_from_two_horizons(tmp_path):
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind is not installed (apt-get install valgrind)")
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "instructions.py"),
-            *("--plants", "4", "--operators", "2", "--days", "1", "2"),
-            *("--workdir", str(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
+    run = run_benchmark(
+        "instructions",
+        *("--plants", "4", "--operators", "2", "--days", "1", "2", "--workdir", str(tmp_path)),
         timeout=600,
     )
     assert run.returncode == 0, run.stderr
