@@ -42,14 +42,14 @@ class MessageCounter:
 
     def count_sent(self, receiver_addr) -> None:
         self.sent += 1
-        if receiver_addr != self.local_addr:  # (first the common case, as it comes)
+        if receiver_addr != self.local_addr:  # within this container: nothing to look up
             peer = _peer(receiver_addr)
             if peer != self.local_addr:
                 self.sent_to[peer] = self.sent_to.get(peer, 0) + 1
 
     def count_received(self, sender_addr) -> None:
         self.received += 1
-        if sender_addr != self.local_addr:  # (first the common case, as it comes)
+        if sender_addr != self.local_addr:  # within this container: nothing to look up
             peer = _peer(sender_addr)
             if peer is not None and peer != self.local_addr:
                 self.received_from[peer] = self.received_from.get(peer, 0) + 1

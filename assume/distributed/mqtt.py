@@ -547,6 +547,9 @@ def _endpoint(broker) -> tuple[str, int, int]:
     return host, port, keepalive
 
 
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
 def _ack_now(client) -> None:
     """Acknowledge what the broker sent at once (Linux), instead of up to 40 ms later.
 
@@ -558,9 +561,6 @@ def _ack_now(client) -> None:
     if sock is not None and _QUICKACK is not None:
         with contextlib.suppress(OSError):  # closed meanwhile: paho reconnects
             sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-
-
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def _no_delay(client, userdata, sock) -> None:
