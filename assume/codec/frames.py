@@ -138,6 +138,8 @@ _META_FIELDS: dict[str, Converter] = {
 # Made once: json.dumps and json.loads build an encoder or a decoder per call when given
 # options. The wire is built afresh by the converters, so it has no cycles to look for.
 _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+# metadata texts MessageCodec.encode_posted keeps at most (one per sender and receiver)
+_KEPT_METADATA = 4096
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -177,6 +179,9 @@ class MessageCodec(Codec):
         self._registry = Registry(reserved=_ENVELOPES)
         self._last_content: Any = None
         self._last_content_text = ""
+        # see encode_posted: metadata JSON per key, and the last content's frames per key
+        self._meta_texts: dict[Any, str] = {}
+        self._last_frames: dict[Any, bytes] = {}
         self.register_message_type(
             AgentAddress, field_types={"protocol_addr": str | tuple[str, int]}
         )
@@ -217,23 +222,55 @@ class MessageCodec(Codec):
             raise SerializationError(f"cannot encode {type(data).__name__}: {error}") from error
 
     def _encode_mango(self, message: MangoMessage) -> bytes:
-        # the JSON of {TYPE_KEY: "MangoMessage", "content": ..., "meta": ...}, with the content's
-        # text kept for the next call: a market sends one opening object to every operator
+        # the JSON of {TYPE_KEY: "MangoMessage", "content": ..., "meta": ...}
+        content = message.content
+        content_text = self._content_text(content)
+        meta_text = self._meta_text(content, message.meta if message.meta is not None else {})
+        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
+        return frame.encode()
+
+    def encode_posted(self, content: Any, meta: dict, key: Any) -> bytes:
+        """``encode(MangoMessage(content, meta))`` for metadata that the hashable ``key``
+        stands for (a container's own: its address, the sender's and the receiver's ids). The
+        metadata's JSON is kept per key, and the frame per key as long as the content stays
+        the same object: a message broadcast to several peers is encoded once."""
+        if content is self._last_content and content is not None:
+            frame = self._last_frames.get(key)
+            if frame is not None:
+                return frame
+        content_text = self._content_text(content)
+        meta_text = self._meta_texts.get(key)
+        if meta_text is None:
+            meta_text = self._meta_text(content, meta)
+            if len(self._meta_texts) >= _KEPT_METADATA:
+                self._meta_texts.clear()
+            self._meta_texts[key] = meta_text
+        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
+        frame = self._last_frames[key] = frame.encode()
+        return frame
+
+    def _content_text(self, content: Any) -> str:
+        """The content's JSON, kept for the next call: a market sends one opening object to
+        every operator."""
+        if content is self._last_content and content is not None:
+            return self._last_content_text
         try:
-            content = message.content
-            if content is self._last_content and content is not None:
-                content_text = self._last_content_text
-            else:
-                content_text = _JSON_ENCODER.encode(self._encode_content(content))
-                self._last_content, self._last_content_text = content, content_text
-            meta = self._encode_meta(message.meta if message.meta is not None else {})
-            meta_text = _JSON_ENCODER.encode(meta)
+            content_text = _JSON_ENCODER.encode(self._encode_content(content))
         except WireError as error:
             raise SerializationError(error.text()) from None
         except (ValueError, RecursionError) as error:
             raise SerializationError(f"cannot encode {type(content).__name__}: {error}") from error
-        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
-        return frame.encode()
+        self._last_content, self._last_content_text = content, content_text
+        self._last_frames.clear()
+        return content_text
+
+    def _meta_text(self, content: Any, meta: dict) -> str:
+        try:
+            return _JSON_ENCODER.encode(self._encode_meta(meta))
+        except WireError as error:
+            raise SerializationError(error.text()) from None
+        except (ValueError, RecursionError) as error:
+            raise SerializationError(f"cannot encode {type(content).__name__}: {error}") from error
 
     def decode(self, data: bytes) -> MangoMessage | ACLMessage:
         """The envelope in ``data``; raises :class:`MalformedMessage` on any defect."""

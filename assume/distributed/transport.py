@@ -24,6 +24,7 @@ import errno
 import logging
 import os
 import socket
+from types import NoneType
 from typing import Literal
 
 from mango.container.core import Container
@@ -39,6 +40,9 @@ from assume.distributed.protocol import Welcome
 from assume.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
+
+# the metadata mango's TCPContainer.send_message puts in when given no more
+_OWN_META = frozenset({"sender_id", "sender_addr", "receiver_id"})
 
 
 class GuardedProtocol(ContainerProtocol):
@@ -143,8 +147,27 @@ class GuardedTCPContainer(TCPContainer):
 
     def _hold(self, peer: tuple, message: MangoMessage) -> None:
         """Encode ``message`` and keep its frame for the next :meth:`flush` to ``peer``."""
-        payload = self.codec.encode(message)
+        meta = message.meta if type(message) is MangoMessage else None
+        if (
+            type(meta) is dict
+            and meta.keys() == _OWN_META
+            and meta["sender_addr"] == self.addr
+            and type(meta["receiver_id"]) is str
+            and type(meta["sender_id"]) in (str, NoneType)
+        ):  # what this container's send_message puts in, and no more: see _encode_own
+            payload = self._encode_own(message.content, meta)
+        else:
+            payload = self.codec.encode(message)
         self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
+
+    def _encode_own(self, content, meta: dict) -> bytes:
+        """The frame of a message with the metadata this container puts in (its address, the
+        sender's and the receiver's ids): the same for every message from one agent to another,
+        so a codec that can keeps its text (see MessageCodec.encode_posted)."""
+        encode = getattr(self.codec, "encode_posted", None)
+        if encode is None:
+            return self.codec.encode(MangoMessage(content, meta))
+        return encode(content, meta, (self.addr, meta["sender_id"], meta["receiver_id"]))
 
     def post(self, content, receiver_addr, sender_id: str | None = None) -> bool:
         """Send without awaiting anything (a batching container only): a message for an agent
@@ -152,11 +175,13 @@ class GuardedTCPContainer(TCPContainer):
         :meth:`flush`. Roles send through this, so a message costs no scheduled task."""
         peer = receiver_addr.protocol_addr
         peer = tuple(peer) if isinstance(peer, list) else peer
-        meta = {"sender_id": sender_id, "sender_addr": self.addr, "receiver_id": receiver_addr.aid}
+        receiver_id = receiver_addr.aid
+        meta = {"sender_id": sender_id, "sender_addr": self.addr, "receiver_id": receiver_id}
         if peer == self.addr:
             meta["network_protocol"] = "tcp"
-            return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
-        self._hold(peer, MangoMessage(content, meta))
+            return self._send_internal_message(content, receiver_id, default_meta=meta)
+        payload = self._encode_own(content, meta)
+        self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
         return True
 
     async def flush(self) -> None:
