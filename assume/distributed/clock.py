@@ -40,6 +40,8 @@ async def flush(agent) -> None:
 class ManagerClock(DistributedClockManager):
     """Admits the workers and ends each step exactly (see the module docstring)."""
 
+    handles_on_arrival = True  # see assume.idle.hand_to
+
     def __init__(self, workers: int, link: Link, token: str = "", scenario: str = ""):
         super().__init__(receiver_clock_addresses=[])
         self.expected = workers
@@ -293,6 +295,8 @@ class ManagerClock(DistributedClockManager):
 
 class WorkerClock(DistributedClockAgent):
     """A worker's clock: announces the worker, follows the manager's time, reports status."""
+
+    handles_on_arrival = True  # see assume.idle.hand_to
 
     def __init__(
         self,

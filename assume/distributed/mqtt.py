@@ -58,6 +58,7 @@ from mango.messages.message import MangoMessage
 from assume.codec import MalformedMessage
 from assume.distributed.protocol import Resume, Welcome
 from assume.errors import AssumeError, ConfigurationError, PeerError
+from assume.idle import hand_to
 
 logger = logging.getLogger(__name__)
 
@@ -425,8 +426,8 @@ class GuardedMQTTContainer(MQTTContainer):
             meta["connection"] = channel  # the manager's clock lets it in (see _admit there)
         receiver = self._agents.get(meta.get("receiver_id")) if inbox else None
         if receiver is not None:
-            # straight into the agent's inbox, as the container's inbox task would put it
-            receiver.inbox.put_nowait((0, content, meta))
+            # straight to the agent, as the container's inbox task would hand it
+            hand_to(receiver, content, meta)
         elif self.inbox is not None:
             self.inbox.put_nowait((0, content, meta))
         else:

@@ -38,6 +38,7 @@ from assume.codec import MalformedMessage, make_codec
 from assume.distributed.mqtt import GuardedMQTTContainer
 from assume.distributed.protocol import Welcome
 from assume.errors import ConfigurationError
+from assume.idle import hand_to
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,11 @@ class GuardedProtocol(ContainerProtocol):
                     self.joined = True
             meta["network_protocol"] = "tcp"
             meta["connection"] = self
-            # straight into the receiving agent's inbox: what the container's inbox task
-            # would do, without a task per message
+            # straight to the receiving agent: what the container's inbox task would do,
+            # without a task per message
             receiver = self.container._agents.get(meta.get("receiver_id"))
             if receiver is not None:
-                receiver.inbox.put_nowait((0, content, meta))
+                hand_to(receiver, content, meta)
             else:
                 peer = self.transport.get_extra_info("peername")
                 logger.warning(
