@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from mango import sender_addr
+from mango.util.scheduling import ScheduledTask
 
 from assume.markets.clearing import get_mechanism
 from assume.markets.config import MarketConfig
@@ -203,18 +204,15 @@ class MarketRole(MessengerRole):
         return min(candidates) if candidates else None
 
     def _schedule_next_event(self) -> None:
-        moment = self._next_event_time()
-        if moment is not None:
-            self.context.schedule_timestamp_task(self.guarded(self._event)(moment), moment)
+        self.context.schedule_task(_MarketEvents(self, self.context.scheduler.clock))
 
-    async def _event(self, moment: int) -> None:
+    def _event(self, moment: int) -> None:
         # closings first, so that operators know earlier results before they bid again
         while self.closings and self.closings[0] <= moment:
             self._close(self.closings.pop(0))
         if self.next_opening < len(self.schedule) and self.schedule[self.next_opening] <= moment:
             self._open(self.schedule[self.next_opening])
             self.next_opening += 1
-        self._schedule_next_event()
 
     # -- protocol -----------------------------------------------------------------------
     def handle_registration(self, content: Registration, meta: dict) -> None:
@@ -430,3 +428,28 @@ class MarketRole(MessengerRole):
                     OutputRows("market_dispatch", market_dispatch(market_id, accepted)),
                     self.output_addr,
                 )
+
+
+class _MarketEvents(ScheduledTask):
+    """A market's openings and closings, one after the other, as one scheduled task that
+    sleeps on the simulation clock until the next (a task of its own per event costs a
+    task, a wrapper and mango's bookkeeping of both every time: in a distributed run, a
+    good part of the manager's clock step). An event that fails is reported as a handler's
+    error and ends the schedule, as the run stops."""
+
+    def __init__(self, role: MarketRole, clock):
+        super().__init__(clock)
+        self.role = role
+
+    async def run(self) -> None:
+        role, clock = self.role, self.clock
+        while (moment := role._next_event_time()) is not None:
+            wake = clock.sleep(moment - clock.time)
+            self.notify_sleeping()
+            await wake
+            self.notify_running()
+            try:
+                role._event(moment)
+            except Exception as error:
+                role._fail(role._event, error)
+                return
