@@ -234,6 +234,30 @@ def test_what_cannot_be_sent_is_refused_at_the_sender(content, error):
         CODEC.encode(MangoMessage(content, {}))
 
 
+def test_posted_frames_are_the_frames_of_encode_and_a_broadcast_is_encoded_once():
+    codec = make_codec()
+
+    def meta(receiver):
+        return {"sender_id": "market", "sender_addr": ("127.0.0.1", 9010), "receiver_id": receiver}
+
+    def fresh(content, receiver):  # what a codec that never saw either makes of them
+        return make_codec().encode(MangoMessage(content, meta(receiver)))
+
+    opening = Opening("EOM", T0, T0 + 3600, np.array([[T0 + 3600, T0 + 7200]]))
+    first = codec.encode_posted(opening, meta("op_1"), ("market", "op_1"))
+    assert first == fresh(opening, "op_1")
+    assert codec.encode_posted(opening, meta("op_1"), ("market", "op_1")) is first
+    second = codec.encode_posted(opening, meta("op_2"), ("market", "op_2"))
+    assert second == fresh(opening, "op_2") != first
+    later = Opening("EOM", T0 + 3600, T0 + 7200, np.array([[T0 + 7200, T0 + 10800]]))
+    assert codec.encode_posted(later, meta("op_1"), ("market", "op_1")) == fresh(later, "op_1")
+    message = codec.decode(first)
+    assert message.meta == meta("op_1")
+    assert_same(message.content, opening)
+    with pytest.raises(SerializationError, match="object is not a registered message type"):
+        codec.encode_posted(object(), meta("op_1"), ("market", "op_1"))
+
+
 def test_only_envelopes_go_on_the_wire():
     with pytest.raises(SerializationError, match="only MangoMessage or ACLMessage"):
         CODEC.encode(Registration("EOM", "op"))

@@ -224,6 +224,25 @@ def test_a_failing_strategy_stops_the_run_and_keeps_the_results_so_far(tmp_path)
     assert max(row["time"] for row in dispatch) == "2019-01-01 11:00:00"
 
 
+def test_a_failing_market_event_stops_the_run_and_keeps_the_results_so_far(tmp_path, monkeypatch):
+    from assume.markets.role import MarketRole
+
+    clear = MarketRole._close
+
+    def close(self, closing):
+        if closing >= 1546344000:  # 2019-01-01 12:00
+            raise RuntimeError("market bug")
+        clear(self, closing)
+
+    monkeypatch.setattr(MarketRole, "_close", close)
+    world = small_world(tmp_path, simulation_id="market_broken")
+    with pytest.raises(SimulationError, match="RuntimeError: market bug"):
+        world.run()
+    meta = read(tmp_path / "market_broken" / "market_meta.csv")
+    assert [row["time"] for row in meta][-1] == "2019-01-01 11:00:00"
+    assert len(meta) == 11
+
+
 def test_real_time_follows_the_wall_clock(tmp_path):
     start = int(time.time())
     world = World(export_csv_path=str(tmp_path))

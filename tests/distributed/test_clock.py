@@ -81,3 +81,37 @@ def test_a_worker_that_ends_at_any_moment_of_a_step_stops_the_run_naming_it(
 
     with pytest.raises(PeerError, match=f"worker {workers - 1} .* was killed by signal 9"):
         asyncio.run(step())
+
+
+def test_clock_agents_handle_messages_on_arrival_others_through_their_inbox(caplog):
+    from assume.idle import hand_to
+
+    handled = []
+
+    def agent(on_arrival: bool):
+        return SimpleNamespace(
+            aid="a",
+            handles_on_arrival=on_arrival,
+            inbox=asyncio.Queue(),
+            _dispatch_message=lambda content, meta: handled.append((content, dict(meta))),
+        )
+
+    ordinary, clock = agent(False), agent(True)
+    hand_to(ordinary, "m1", {})
+    assert handled == [] and ordinary.inbox.get_nowait() == (0, "m1", {})
+    hand_to(clock, "m2", {})
+    assert handled == [("m2", {"priority": 0})] and clock.inbox.empty()
+    # behind a message still in the inbox, it waits its turn
+    clock.inbox.put_nowait((0, "m3", {}))
+    hand_to(clock, "m4", {})
+    assert len(handled) == 1 and clock.inbox.qsize() == 2
+
+    def broken(content, meta):
+        raise RuntimeError("handler bug")
+
+    failing = SimpleNamespace(
+        aid="b", handles_on_arrival=True, inbox=asyncio.Queue(), _dispatch_message=broken
+    )
+    with caplog.at_level("ERROR"):
+        hand_to(failing, "m5", {})
+    assert "agent b failed on a str" in caplog.text
