@@ -35,6 +35,30 @@ def test_tables_arrive_complete_and_in_order(tmp_path):
     writer.close()  # a second close does nothing
 
 
+def test_items_cross_the_pipe_with_their_arrays_sent_out_of_band():
+    import multiprocessing
+
+    here, there = multiprocessing.Pipe()
+    grid = np.arange(12.0).reshape(3, 4)
+    columns = {
+        "power": np.array([1.5, -0.0, np.nan]),
+        "unit": np.array(["plant_1", "demand_EOM", "x"]),
+        "time": np.array([0, 3600, 7200], dtype="datetime64[s]"),
+        "strided": grid[:, 1],  # not contiguous: inside the pickle
+        "rows": [1, "two", None],
+    }
+    background._send_item(here, ("unit_dispatch", columns, True))
+    background._send_item(here, None)
+    table, received, merged = background._receive_item(there)
+    assert (table, merged) == ("unit_dispatch", True)
+    assert received.keys() == columns.keys()
+    for name in ("power", "unit", "time", "strided"):
+        assert received[name].dtype == columns[name].dtype
+        assert received[name].tobytes() == columns[name].tobytes()
+    assert received["rows"] == [1, "two", None]
+    assert background._receive_item(there) is None
+
+
 def test_an_error_in_the_writer_process_names_the_table(tmp_path):
     writer = BackgroundWriter(str(tmp_path), None, "sim")
     writer.write("good", {"x": np.array([1.0])})
