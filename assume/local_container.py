@@ -17,6 +17,8 @@ from mango.messages.codecs import JSON
 from mango.messages.message import AgentAddress
 from mango.util import tracing
 
+from assume.messaging import condition_in
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,8 +54,9 @@ class LocalContainer(Container):
         self, content: Any, receiver_addr: AgentAddress, sender_id: str | None, **meta
     ) -> bool:
         """Queue a message for its receiver (the synchronous form of send_message)."""
-        meta.update(sender_id=sender_id, sender_addr=self.addr, receiver_id=receiver_addr.aid)
-        receiver = self._agents.get(receiver_addr.aid)
+        aid = receiver_addr.aid
+        meta["sender_id"], meta["sender_addr"], meta["receiver_id"] = sender_id, self.addr, aid
+        receiver = self._agents.get(aid)
         if receiver is None or self._copy_internal_messages or _enveloped(type(content)):
             return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
         meta["priority"] = 0
@@ -85,7 +88,7 @@ class LocalContainer(Container):
                     continue
                 active = receiver._role_handler._role_to_active
                 for role, accepts, handler in route:
-                    if active.get(role, True) and accepts(content, meta):
+                    if active.get(role, True) and (accepts is None or accepts(content, meta)):
                         handler(content, meta)
             except Exception:  # what an agent's inbox task would log; the others go on
                 logger.exception("agent %s failed on a %s", receiver.aid, type(content).__name__)
@@ -112,8 +115,9 @@ class LocalContainer(Container):
                 for _, _, method, _, preprocessor in agent._role_handler._message_subs
             )
         ):
+            # a condition the handler checks itself is not called (None)
             route = tuple(
-                (role, accepts, method)
+                (role, None if condition_in(method, accepts) else accepts, method)
                 for role, accepts, method, _, _ in agent._role_handler._message_subs
             )
         known = self._routes[agent] = (shape, route)

@@ -89,12 +89,17 @@ class MessengerRole(Role):
         super().__init__()
         self._handlers: list[tuple[type, Callable]] = []
         self._handlers_by_type: dict[type, tuple[Callable, ...]] = {}
+        self._sender: tuple = (None, None)  # (context, its agent's id), see send
 
     def send(self, content, receiver) -> None:
         link = self.link
         link.counter.count_sent(receiver.protocol_addr)
         if link.post is not None:
-            link.post(content, receiver, self.context.aid)
+            context = self._context  # (mango's Role.context, without the property)
+            sender = self._sender
+            if sender[0] is not context:  # the agent's id, looked up once per context
+                sender = self._sender = (context, context.aid)
+            link.post(content, receiver, sender[1])
         else:
             self.context.schedule_instant_message(content, receiver)
 
@@ -119,12 +124,15 @@ class MessengerRole(Role):
         return bool(self._handlers_for(content))
 
     def _dispatch(self, content, meta: dict) -> None:
+        handlers = self._handlers_for(content)
+        if not handlers:  # what _accepts says: so a caller may skip it (see condition_in)
+            return
         # a message counts as handled once, however many roles of the agent take it (every
         # role of a market operator gets the clock's messages)
         if "assume_counted" not in meta:
             meta["assume_counted"] = True
             self.link.counter.count_received(meta.get("sender_addr"))
-        for handler in self._handlers_for(content):
+        for handler in handlers:
             try:
                 handler(content, meta)
             except Exception as error:
@@ -155,3 +163,15 @@ class MessengerRole(Role):
     def _fail(self, function: Callable, error: Exception) -> None:
         logger.exception("%s failed in %s", type(self).__name__, function.__name__)
         self.link.on_failure(error)
+
+
+def condition_in(handler: Callable, condition: Callable) -> bool:
+    """Whether calling the subscription ``handler`` alone does what calling it only when
+    ``condition`` holds does: a MessengerRole's dispatch with the base class's condition."""
+    role = getattr(handler, "__self__", None)
+    return (
+        isinstance(role, MessengerRole)
+        and getattr(handler, "__func__", None) is MessengerRole._dispatch
+        and getattr(condition, "__self__", None) is role
+        and getattr(condition, "__func__", None) is MessengerRole._accepts
+    )

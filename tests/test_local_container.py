@@ -81,6 +81,28 @@ def test_messages_reach_role_subscriptions_directly_in_sending_order():
     assert agents["link"].counter.received == 3
 
 
+class Picky(Recorder):
+    """A role with a condition of its own on top of its handlers' types."""
+
+    def _accepts(self, content, meta):
+        return content != "y" and super()._accepts(content, meta)
+
+
+def test_a_roles_own_condition_is_asked_and_the_base_condition_left_to_the_handler():
+    def build(container, link):
+        plain, picky = Recorder((str,)), Picky((str,))
+        _agent(container, link, "a", plain, picky)
+        return {"roles": (plain, picky), "link": link, "send": [("x", "a"), ("y", "a"), (1, "a")]}
+
+    agents, container = _run(build)
+    plain, picky = agents["roles"]
+    assert plain.got == ["x", "y"] and picky.got == ["x"]
+    (route,) = [known[1] for known in container._routes.values()]
+    conditions = {role: accepts for role, accepts, _ in route}
+    assert conditions[plain] is None and conditions[picky] is not None
+    assert agents["link"].counter.received == 2  # the int matched nothing
+
+
 def test_agents_using_more_of_mango_go_through_its_dispatch():
     def build(container, link):
         plain = WholeMessages()
