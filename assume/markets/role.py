@@ -277,9 +277,25 @@ class MarketRole(MessengerRole):
         book.accepted_price = result.accepted_price
         first = 0
         for sender in senders:
-            size = len(books.get(sender, ()))
-            own = book.take(slice(first, first + size))
+            sent = books.get(sender)
+            size = len(sent) if sent is not None else 0
+            part = slice(first, first + size)
             first += size
+            if sent is None:
+                own = book.take(part)
+            else:  # the whole book is the senders' books one after the other: theirs but the
+                # answer's columns are the columns they sent (as the clearing took them)
+                own = Orderbook(
+                    sent.start,
+                    sent.end,
+                    sent.price,
+                    sent.volume,
+                    sent.unit_id,
+                    sent.bid_id,
+                    sent.node,
+                    book.accepted_price[part],
+                    book.accepted_volume[part],
+                )
             self.send(
                 ClearingFeedback(self.market.market_id, opening, own, rejections.get(sender, [])),
                 self.operators[sender],
