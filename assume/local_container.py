@@ -150,6 +150,6 @@ def _shape(agent) -> tuple | None:
         len(subscriptions),
         len(handler._roles),
         len(agent._behavior_message_subs),
-        tracing.is_tracing(),
-        topology is not None and bool(topology._tid_to_health),
+        tracing._categories is not None,  # tracing.is_tracing(), without the call
+        False if topology is None else bool(topology._tid_to_health),
     )
