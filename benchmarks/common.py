@@ -109,8 +109,21 @@ def machine() -> str:
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
         f"machine: {os.cpu_count()} cores ({model}), {memory:.0f} GiB, "
-        f"Python {platform.python_version()}, {versions}; load average {load}\n{speed()}"
+        f"Python {platform.python_version()}, {versions}; load average {load}\n{speed()}\n"
+        f"assume measured: {measured_assume()}"
     )
+
+
+def measured_assume() -> str:
+    """Where the runs' ``python -m assume`` (or ``-c``) imports assume from. Their path
+    begins with the current directory, so in this repository they run its checkout whatever
+    PYTHONPATH says: comparing another version through PYTHONPATH needs another directory."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import assume, os; print(os.path.dirname(assume.__file__))"],
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip() or f"(cannot import assume: {found.stderr.strip()[-200:]})"
 
 
 def speed() -> str:

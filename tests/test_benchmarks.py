@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import assume
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +88,8 @@ def test_generated_scenario_sets_strategy_parameters_only_when_asked(tmp_path):
 
 def test_machine_line_reports_the_speed_of_the_moment():
     common = benchmark_module("common")
-    described, measured = common.machine().splitlines()
+    described, measured, imported = common.machine().splitlines()
+    assert imported == f"assume measured: {Path(assume.__file__).parent}"
     assert described.startswith("machine: ") and "numpy" in described
     found = re.fullmatch(
         r"speed now: Python (\d+) ns per loop step, numpy ([0-9.]+) µs per call"
