@@ -99,7 +99,9 @@ def _send_item(connection: Connection, item) -> None:
 
 
 def _receive_item(connection: Connection):
-    """An item that :func:`_send_item` sent."""
+    """An item that :func:`_send_item` sent. (Unpickled: the pipe joins the writer process to
+    the simulation process it was forked from, never to a network peer, as the
+    ``Connection.recv`` it replaces, which unpickles too.)"""
     head = connection.recv_bytes()
     buffers = [connection.recv_bytes() for _ in range(int.from_bytes(head[:4], "little"))]
     return pickle.loads(memoryview(head)[4:], buffers=buffers)
