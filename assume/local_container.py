@@ -58,7 +58,7 @@ class LocalContainer(Container):
         meta["sender_id"], meta["sender_addr"], meta["receiver_id"] = sender_id, self.addr, aid
         receiver = self._agents.get(aid)
         if receiver is None or self._copy_internal_messages or _enveloped(type(content)):
-            return self._send_internal_message(content, receiver_addr.aid, default_meta=meta)
+            return self._send_internal_message(content, aid, default_meta=meta)
         meta["priority"] = 0
         self._mail.append((receiver, content, meta))
         if not self._draining:

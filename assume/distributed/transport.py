@@ -159,6 +159,9 @@ class GuardedTCPContainer(TCPContainer):
             payload = self._encode_own(message.content, meta)
         else:
             payload = self.codec.encode(message)
+        self._keep(peer, payload)
+
+    def _keep(self, peer: tuple, payload: bytes) -> None:
         self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
 
     def _encode_own(self, content, meta: dict) -> bytes:
@@ -181,8 +184,7 @@ class GuardedTCPContainer(TCPContainer):
         if peer == self.addr:
             meta["network_protocol"] = "tcp"
             return self._send_internal_message(content, receiver_id, default_meta=meta)
-        payload = self._encode_own(content, meta)
-        self._held.setdefault(peer, []).append(HEADER.pack(len(payload)) + payload)
+        self._keep(peer, self._encode_own(content, meta))
         return True
 
     async def flush(self) -> None:

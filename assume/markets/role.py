@@ -192,7 +192,7 @@ class MarketRole(MessengerRole):
 
     def handle_start(self, content: SimulationStart, meta: dict) -> None:
         """Registration is over: start the opening schedule."""
-        self._schedule_next_event()
+        self._start_events()
 
     # -- scheduling ---------------------------------------------------------------------
     def _next_event_time(self) -> int | None:
@@ -203,7 +203,8 @@ class MarketRole(MessengerRole):
             candidates.append(self.closings[0])
         return min(candidates) if candidates else None
 
-    def _schedule_next_event(self) -> None:
+    def _start_events(self) -> None:
+        """Open and close the market at its times from now on (see _MarketEvents)."""
         self.context.schedule_task(_MarketEvents(self, self.context.scheduler.clock))
 
     def _event(self, moment: int) -> None:
