@@ -13,6 +13,10 @@ hits them alike), the speed-up of the best times against one process, the median
 rounds of each round's speed-up (robust to the machine slowing down for a while), and whether
 the tables market_meta, market_orders, market_dispatch and unit_dispatch are byte-identical to
 the one-process run (else where they first differ). Exits 1 if any mode's results differ.
+For the best round of each mode it also prints the CPU time of all the run's processes (the
+simulation, its workers and its output writer) and how many cores they kept busy on average
+(CPU time / wall time): where that is close to the machine's cores, the run is limited by them,
+and the speed-up by the CPU time the distributed run adds to the strategy work.
 Then it measures the machine's ceiling (benchmarks/ceiling.py): how much faster as many
 processes as there are cores run the storages' programme at once than one process alone. A
 run's speed-up can pass it a little: with ``-p`` the workers compute the next opening's
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -56,6 +61,18 @@ from assume.scenario.build import build_world  # noqa: E402
 from assume.scenario.loader import load_scenario  # noqa: E402
 from assume.timeutil import parse_duration  # noqa: E402
 from assume.world import World  # noqa: E402
+
+
+def children_cpu() -> float:
+    """CPU seconds (user and system) of the ended child processes and of their descendants
+    that were waited for (a run's workers and output writer are)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def best(seconds: list[float]) -> int:
+    """The round with the shortest wall time."""
+    return seconds.index(min(seconds))
 
 
 def storages_per_worker(folder: Path, workers: int) -> list[int]:
@@ -140,13 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         # a kept --workdir may hold an earlier invocation's tables: none may stand in for a run
         shutil.rmtree(folder / "results", ignore_errors=True)
         walls: dict[str, list[float]] = {mode: [] for mode in modes}
+        cpus: dict[str, list[float]] = {mode: [] for mode in modes}
         verdict: dict[str, str] = {}
         reference = folder / "results" / "one_process_1" / "scaling_base"
         for round_ in range(1, args.repeat + 1):
             for mode, (slug, extra) in modes.items():
                 out = folder / "results" / f"{slug}_{round_}"
                 run = ["-s", "scaling", "-i", str(folder / "inputs"), "-csv", str(out), *extra]
+                began = children_cpu()
                 walls[mode].append(timed(run))
+                cpus[mode].append(children_cpu() - began)
                 if out / "scaling_base" == reference:
                     continue
                 difference = first_difference(reference, out / "scaling_base")
@@ -161,11 +181,21 @@ def main(argv: list[str] | None = None) -> int:
                 # each round's modes ran one after the other: their ratio cancels the slow
                 # drifts of a shared machine that the best times of different rounds do not
                 f"{statistics.median(a / b for a, b in zip(single, seconds, strict=True)):.2f}x",
+                f"{cpus[mode][best(seconds)]:.2f} s",
+                f"{cpus[mode][best(seconds)] / min(seconds):.2f}",
                 "reference" if mode == "one process" else verdict.get(mode, "identical"),
             ]
             for mode, seconds in walls.items()
         ]
-        header = ["mode", "wall", "speed-up", "speed-up, median of rounds", "results"]
+        header = [
+            "mode",
+            "wall",
+            "speed-up",
+            "speed-up, median of rounds",
+            "CPU, all processes",
+            "cores busy",
+            "results",
+        ]
         print(markdown_table(header, rows))
         if not args.no_ceiling:
             cores = os.cpu_count() or 1

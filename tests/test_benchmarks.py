@@ -39,8 +39,11 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
     assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
     rows = [line for line in run.stdout.splitlines() if line.startswith("| -p --workers")]
     assert len(rows) == 2
-    assert all(row.count("|") == 6 for row in rows)  # best, and median of rounds
+    assert all(row.count("|") == 8 for row in rows)  # best, median of rounds, CPU, cores
     assert all(row.endswith("| identical |") for row in rows)
+    for row in rows:
+        cpu, cores = row.split("|")[5:7]
+        assert float(cpu.strip().removesuffix(" s")) > 0 and float(cores) > 0
     config = (tmp_path / "inputs" / "scaling" / "config.yaml").read_text()
     assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
     orders = tmp_path / "results" / "workers_2_1" / "scaling_base" / "market_orders.csv"
