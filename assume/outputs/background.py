@@ -5,21 +5,23 @@ The writer process is forked (where the platform can fork) and opens the writers
 the simulation hands it tables through a pipe. A thread of the simulation's process writes
 them into the pipe, so the simulation goes on while the writer process takes them (it reads a
 pipe of 64 KB while it formats text, and a table of a thousand units' dispatch is several
-hundred KB). The columns' memory goes into the pipe as it is (pickle protocol 5 with
-out-of-band buffers, see :func:`_send_item`): pickling the arrays into one bytes object first
-copied a year's 3.5 GB of results once more in the simulation's process, holding the GIL. An
-error in the writer process, or in handing a table over, reaches the simulation at the next
-write or at :meth:`BackgroundWriter.close`.
+hundred KB). The columns' memory goes into the pipe as it is, behind a JSON header that names
+each column's dtype and shape (see :func:`_send_item`): pickling the tables into one bytes
+object first copied a year's 3.5 GB of results once more in the simulation's process, holding
+the GIL. Nothing is unpickled. An error in the writer process, or in handing a table over,
+reaches the simulation at the next write or at :meth:`BackgroundWriter.close`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
-import pickle
 import queue
 import threading
 from multiprocessing.connection import Connection
+
+import numpy as np
 
 from assume.errors import AssumeError, ConfigurationError
 
@@ -88,23 +90,63 @@ def _serve(
 
 
 def _send_item(connection: Connection, item) -> None:
-    """Send ``item`` as its pickle (protocol 5) without its out-of-band buffers (the data of
-    contiguous numpy arrays), prefixed by their number, and then each buffer from its own
-    memory: nothing is copied in this process. :func:`_receive_item` takes it."""
-    buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(item, protocol=5, buffer_callback=buffers.append)
-    connection.send_bytes(len(buffers).to_bytes(4, "little") + head)
-    for buffer in buffers:
-        connection.send_bytes(buffer.raw())
+    """Send ``item`` (``(table, columns, merged)``, or None for the end): a JSON header, then
+    the memory of each array column as it is, not copied in this process. Lists and arrays of
+    Python objects travel inside the header as JSON. :func:`_receive_item` takes it."""
+    if item is None:
+        connection.send_bytes(b"null")
+        return
+    table, columns, merged = item
+    described, arrays = [], []
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and not values.dtype.hasobject:
+            values = np.ascontiguousarray(values)
+            described.append([name, values.dtype.str, values.shape])
+            arrays.append(values)
+        else:  # (a TypeError names what JSON cannot hold, and the table is not written)
+            objects = isinstance(values, np.ndarray)
+            listed = values.tolist() if objects else values
+            described.append([name, "json", [objects, listed]])
+    header = json.dumps([table, merged, described], default=_plain)
+    connection.send_bytes(header.encode())
+    for values in arrays:  # as bytes: datetime64 has no buffer format of its own
+        connection.send_bytes(values.reshape(-1).view(np.uint8) if values.dtype.itemsize else b"")
+
+
+def _plain(value):
+    """A numpy scalar in a list or object column as the Python value it holds."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} cannot be written")
 
 
 def _receive_item(connection: Connection):
-    """An item that :func:`_send_item` sent. (Unpickled: the pipe joins the writer process to
-    the simulation process it was forked from, never to a network peer, as the
-    ``Connection.recv`` it replaces, which unpickles too.)"""
-    head = connection.recv_bytes()
-    buffers = [connection.recv_bytes() for _ in range(int.from_bytes(head[:4], "little"))]
-    return pickle.loads(memoryview(head)[4:], buffers=buffers)
+    """An item that :func:`_send_item` sent; array columns are read-only arrays over the
+    received bytes."""
+    header = json.loads(connection.recv_bytes())
+    if header is None:
+        return None
+    table, merged, described = header
+    columns = {}
+    for name, dtype, shape in described:
+        if dtype == "json":
+            objects, listed = shape
+            columns[name] = _object_array(listed) if objects else listed
+        else:
+            data = connection.recv_bytes()
+            dtype = np.dtype(dtype)
+            if dtype.itemsize:
+                columns[name] = np.frombuffer(data, dtype).reshape(shape)
+            else:  # (text of length 0)
+                columns[name] = np.zeros(shape, dtype)
+    return table, columns, merged
+
+
+def _object_array(listed: list) -> np.ndarray:
+    array = np.empty(len(listed), dtype=object)
+    for position, value in enumerate(listed):
+        array[position] = value
+    return array
 
 
 def _receive(connection: Connection, tables: queue.Queue) -> None:

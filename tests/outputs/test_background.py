@@ -44,8 +44,9 @@ def test_items_cross_the_pipe_with_their_arrays_sent_out_of_band():
         "power": np.array([1.5, -0.0, np.nan]),
         "unit": np.array(["plant_1", "demand_EOM", "x"]),
         "time": np.array([0, 3600, 7200], dtype="datetime64[s]"),
-        "strided": grid[:, 1],  # not contiguous: inside the pickle
+        "strided": grid[:, 1],  # not contiguous: copied first
         "rows": [1, "two", None],
+        "labels": np.array(["a", None, np.float64(2.5)], dtype=object),  # in the header
     }
     background._send_item(here, ("unit_dispatch", columns, True))
     background._send_item(here, None)
@@ -56,6 +57,7 @@ def test_items_cross_the_pipe_with_their_arrays_sent_out_of_band():
         assert received[name].dtype == columns[name].dtype
         assert received[name].tobytes() == columns[name].tobytes()
     assert received["rows"] == [1, "two", None]
+    assert received["labels"].dtype == object and received["labels"].tolist() == ["a", None, 2.5]
     assert background._receive_item(there) is None
 
 
@@ -86,7 +88,7 @@ def test_a_killed_writer_process_is_an_error_not_a_hang(tmp_path):
 def test_a_table_that_cannot_be_sent_is_an_error_and_the_rest_is_written(tmp_path):
     writer = BackgroundWriter(str(tmp_path), None, "sim")
     writer.write("before", {"x": np.array([1.0])})
-    writer.write("bad", {"x": np.array([lambda: 0], dtype=object)})  # cannot be pickled
+    writer.write("bad", {"x": np.array([lambda: 0], dtype=object)})  # cannot be sent
     with pytest.raises(AssumeError, match="could not hand table bad to the writer process"):
         for _ in range(2 * background.HANDED_TABLES):  # until the sender has tried it
             writer.write("after", {"x": np.array([2.0])})
