@@ -171,6 +171,11 @@ def _parse_json(text: str) -> Any:
     return _JSON_DECODER.decode(text)
 
 
+def _mango_frame(content_text: str, meta_text: str) -> bytes:
+    """The JSON of {TYPE_KEY: "MangoMessage", "content": ..., "meta": ...} from its parts."""
+    return f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'.encode()
+
+
 class MessageCodec(Codec):
     """A mango codec for registered message types only; see :mod:`assume.codec`."""
 
@@ -222,12 +227,10 @@ class MessageCodec(Codec):
             raise SerializationError(f"cannot encode {type(data).__name__}: {error}") from error
 
     def _encode_mango(self, message: MangoMessage) -> bytes:
-        # the JSON of {TYPE_KEY: "MangoMessage", "content": ..., "meta": ...}
         content = message.content
         content_text = self._content_text(content)
         meta_text = self._meta_text(content, message.meta if message.meta is not None else {})
-        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
-        return frame.encode()
+        return _mango_frame(content_text, meta_text)
 
     def encode_posted(self, content: Any, meta: dict, key: Any) -> bytes:
         """``encode(MangoMessage(content, meta))`` for metadata that the hashable ``key``
@@ -245,8 +248,7 @@ class MessageCodec(Codec):
             if len(self._meta_texts) >= _KEPT_METADATA:
                 self._meta_texts.clear()
             self._meta_texts[key] = meta_text
-        frame = f'{{"{TYPE_KEY}":"MangoMessage","content":{content_text},"meta":{meta_text}}}'
-        frame = self._last_frames[key] = frame.encode()
+        frame = self._last_frames[key] = _mango_frame(content_text, meta_text)
         return frame
 
     def _content_text(self, content: Any) -> str:
