@@ -11,7 +11,9 @@ is the most that ``assume -p`` can gain from that many workers on this machine f
 with nothing to synchronise, no messages and no start-up: on a machine whose cores run
 independently it is the number of processes; on a shared virtual machine whose cores compete
 (for caches, memory bandwidth or the host's own cores) it is less. scaling.py prints it next to
-the speed-ups it measures.
+the speed-ups it measures. Then the same for a plain Python loop, which touches next to no
+memory: where that ratio is as far from the number of processes, the cores themselves compete
+(virtual cores that share a physical one, say), not the programme's use of memory.
 """
 
 from __future__ import annotations
@@ -61,9 +63,21 @@ def batch(repeats: int, foresight: int = FORESIGHT, levels: int = LEVELS) -> Non
         storage_values(price, availability, 1.0, units, levels)
 
 
-def _batches(count: int, repeats: int, foresight: int, levels: int) -> None:
+def python_batch(repeats: int, foresight: int = FORESIGHT, levels: int = LEVELS) -> None:
+    """``repeats`` runs of a plain Python loop (no numpy, no memory to speak of): what the
+    cores give to the interpreter alone. ``foresight`` and ``levels`` are not used."""
+    for _ in range(repeats):
+        total = 0
+        for number in range(100_000):
+            total += number
+
+
+WORK = {"programme": batch, "python": python_batch}
+
+
+def _batches(kind: str, count: int, repeats: int, foresight: int, levels: int) -> None:
     for _ in range(count):
-        batch(repeats, foresight, levels)
+        WORK[kind](repeats, foresight, levels)
 
 
 def _wall(processes: list[multiprocessing.Process]) -> float:
@@ -83,27 +97,29 @@ def ceiling(
     repeat: int = 3,
     foresight: int = FORESIGHT,
     levels: int = LEVELS,
+    kind: str = "programme",
 ) -> tuple[float, float]:
     """(median ratio, one batch's seconds alone) of ``repeat`` rounds: ``processes`` batches
     one after the other in one process, against one batch in each of ``processes`` processes at
-    once, of the programme for ``foresight`` hours and ``levels`` levels. Each round runs both,
-    alternately first, so that machine noise hits both alike."""
+    once, of the programme for ``foresight`` hours and ``levels`` levels (``kind``
+    "programme") or of a plain Python loop ("python"). Each round runs both, alternately
+    first, so that machine noise hits both alike."""
     context = multiprocessing.get_context("fork")
     began = time.perf_counter()
-    batch(1, foresight, levels)
+    WORK[kind](1, foresight, levels)
     repeats = max(1, round(seconds / (time.perf_counter() - began)))
     ratios, alone = [], []
     for round_ in range(repeat):
         measured = {}
         order = ("serial", "parallel") if round_ % 2 == 0 else ("parallel", "serial")
-        for kind in order:
-            if kind == "serial":
-                work = (processes, repeats, foresight, levels)
+        for way in order:
+            if way == "serial":
+                work = (kind, processes, repeats, foresight, levels)
                 workers = [context.Process(target=_batches, args=work)]
             else:
-                work = (1, repeats, foresight, levels)
+                work = (kind, 1, repeats, foresight, levels)
                 workers = [context.Process(target=_batches, args=work) for _ in range(processes)]
-            measured[kind] = _wall(workers)
+            measured[way] = _wall(workers)
         ratios.append(measured["serial"] / measured["parallel"])
         alone.append(measured["serial"] / processes)
     return statistics.median(ratios), statistics.median(alone)
@@ -121,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.processes} processes at once do the same dynamic programme {ratio:.2f}x as fast "
         f"as one ({alone:.2f} s per batch alone; median of {args.repeat})"
+    )
+    ratio, alone = ceiling(args.processes, args.seconds, args.repeat, kind="python")
+    print(
+        f"{args.processes} processes at once run the same plain Python loop {ratio:.2f}x as "
+        f"fast as one ({alone:.2f} s per batch alone; median of {args.repeat})"
     )
     print(machine())
     return 0

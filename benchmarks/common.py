@@ -29,9 +29,9 @@ def assume_command(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "assume", *args, "-l", "ERROR", "--no-progress"]
 
 
-def run_timed(command: Sequence[str], cwd: Path | None = None) -> float:
-    """Wall seconds of ``command`` as a new process; stops the benchmark with the end of its
-    error output if it fails."""
+def run_logged(command: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
+    """Wall seconds and standard error of ``command`` as a new process; stops the benchmark
+    with the end of its error output if it fails."""
     began = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     took = time.perf_counter() - began
@@ -40,7 +40,12 @@ def run_timed(command: Sequence[str], cwd: Path | None = None) -> float:
             f"{' '.join(map(str, command))} exited with {result.returncode}:\n"
             f"{result.stderr[-3000:]}"
         )
-    return took
+    return took, result.stderr
+
+
+def run_timed(command: Sequence[str], cwd: Path | None = None) -> float:
+    """Wall seconds of ``command`` as a new process (see :func:`run_logged`)."""
+    return run_logged(command, cwd)[0]
 
 
 def compile_bytecode() -> None:
@@ -49,6 +54,13 @@ def compile_bytecode() -> None:
     on the machines these benchmarks ran on): then an editable checkout would compile every
     module at every start, about 0.2 s that no installed copy pays."""
     compileall.compile_dir(ROOT / "assume", quiet=1)
+
+
+def timed_with_log(args: Sequence[str], cwd: Path | None = None) -> tuple[float, str]:
+    """:func:`timed`, at log level INFO: the wall seconds and the run's log (its standard
+    error), which ends with the summary line naming the clock steps' own time."""
+    compile_bytecode()
+    return run_logged([*assume_command(args), "-l", "INFO"], cwd)  # the last -l counts
 
 
 def timed(args: Sequence[str], cwd: Path | None = None) -> float:

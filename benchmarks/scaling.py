@@ -13,10 +13,13 @@ hits them alike), the speed-up of the best times against one process, the median
 rounds of each round's speed-up (robust to the machine slowing down for a while), and whether
 the tables market_meta, market_orders, market_dispatch and unit_dispatch are byte-identical to
 the one-process run (else where they first differ). Exits 1 if any mode's results differ.
-For the best round of each mode it also prints the CPU time of all the run's processes (the
-simulation, its workers and its output writer) and how many cores they kept busy on average
-(CPU time / wall time): where that is close to the machine's cores, the run is limited by them,
-and the speed-up by the CPU time the distributed run adds to the strategy work.
+For the best round of each mode it also prints the time of the run's clock loop (from the
+summary line of its log: the simulation's steps without the start-up, which no number of
+workers shortens: interpreter, imports, loading, workers joining) and its speed-up against the
+one-process run's loop, the CPU time of all the run's processes (the simulation, its workers
+and its output writer) and how many cores they kept busy on average (CPU time / wall time):
+where that is close to the machine's cores, the run is limited by them, and the speed-up by the
+CPU time the distributed run adds to the strategy work.
 Then it measures the machine's ceiling (benchmarks/ceiling.py): how much faster as many
 processes as there are cores run the storages' programme at once than one process alone. A
 run's speed-up can pass it a little: with ``-p`` the workers compute the next opening's
@@ -42,6 +45,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -53,7 +57,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from ceiling import ceiling  # noqa: E402
-from common import first_difference, machine, markdown_table, timed, workdir  # noqa: E402
+from common import (  # noqa: E402
+    first_difference,
+    machine,
+    markdown_table,
+    timed_with_log,
+    workdir,
+)
 from generate_scenario import generate  # noqa: E402
 
 from assume.distributed.settings import assign_operators  # noqa: E402
@@ -68,6 +78,19 @@ def children_cpu() -> float:
     that were waited for (a run's workers and output writer are)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+# the summary line of a run's log: "... (57 clock steps in 3.188 s, ...)"
+CLOCK_LOOP = re.compile(r"\(\d+ clock steps in ([0-9.]+) s")
+
+
+def clock_loop(log: str) -> float:
+    """Seconds a run spent in its clock steps, from the summary line of its ``log``: the run
+    without its start-up (interpreter, imports, loading, workers joining) and its end."""
+    found = CLOCK_LOOP.search(log)
+    if found is None:
+        raise SystemExit(f"no summary line in the run's log:\n{log[-3000:]}")
+    return float(found.group(1))
 
 
 def best(seconds: list[float]) -> int:
@@ -158,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder / "results", ignore_errors=True)
         walls: dict[str, list[float]] = {mode: [] for mode in modes}
         cpus: dict[str, list[float]] = {mode: [] for mode in modes}
+        loops: dict[str, list[float]] = {mode: [] for mode in modes}
         verdict: dict[str, str] = {}
         reference = folder / "results" / "one_process_1" / "scaling_base"
         for round_ in range(1, args.repeat + 1):
@@ -165,14 +189,17 @@ def main(argv: list[str] | None = None) -> int:
                 out = folder / "results" / f"{slug}_{round_}"
                 run = ["-s", "scaling", "-i", str(folder / "inputs"), "-csv", str(out), *extra]
                 began = children_cpu()
-                walls[mode].append(timed(run))
+                wall, log = timed_with_log(run)
+                walls[mode].append(wall)
                 cpus[mode].append(children_cpu() - began)
+                loops[mode].append(clock_loop(log))
                 if out / "scaling_base" == reference:
                     continue
                 difference = first_difference(reference, out / "scaling_base")
                 if difference and mode not in verdict:
                     verdict[mode] = difference
         single = walls["one process"]
+        single_loop = loops["one process"][best(single)]
         rows = [
             [
                 mode,
@@ -181,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 # each round's modes ran one after the other: their ratio cancels the slow
                 # drifts of a shared machine that the best times of different rounds do not
                 f"{statistics.median(a / b for a, b in zip(single, seconds, strict=True)):.2f}x",
+                f"{loops[mode][best(seconds)]:.2f} s",
+                f"{single_loop / loops[mode][best(seconds)]:.2f}x",
                 f"{cpus[mode][best(seconds)]:.2f} s",
                 f"{cpus[mode][best(seconds)] / min(seconds):.2f}",
                 "reference" if mode == "one process" else verdict.get(mode, "identical"),
@@ -192,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             "wall",
             "speed-up",
             "speed-up, median of rounds",
+            "clock loop",
+            "its speed-up",
             "CPU, all processes",
             "cores busy",
             "results",
@@ -201,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             cores = os.cpu_count() or 1
             foresight = round(parse_duration(args.foresight, "--foresight") / 3600)
             ratio, _ = ceiling(cores, foresight=foresight, levels=args.soc_steps)
+            plain, _ = ceiling(cores, kind="python")
             print(
                 f"ceiling: {cores} processes at once run the storages' dynamic programme "
                 f"(foresight {foresight} h, {args.soc_steps} levels) {ratio:.2f}x as fast as one "
                 "on this machine (benchmarks/ceiling.py): what the cores give for the strategy "
                 "work alone (a run can gain a little more, as its workers compute the next "
-                "opening while the manager clears)"
+                f"opening while the manager clears); a plain Python loop {plain:.2f}x"
             )
         print(machine())
     return 1 if verdict else 0

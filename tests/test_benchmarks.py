@@ -39,10 +39,13 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
     assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
     rows = [line for line in run.stdout.splitlines() if line.startswith("| -p --workers")]
     assert len(rows) == 2
-    assert all(row.count("|") == 8 for row in rows)  # best, median of rounds, CPU, cores
+    # best, median of rounds, clock loop and its speed-up, CPU, cores
+    assert all(row.count("|") == 10 for row in rows)
     assert all(row.endswith("| identical |") for row in rows)
     for row in rows:
-        cpu, cores = row.split("|")[5:7]
+        wall, _, _, loop, loop_speed_up, cpu, cores = row.split("|")[2:9]
+        wall, loop = (float(cell.strip().removesuffix(" s")) for cell in (wall, loop))
+        assert 0 < loop < wall and float(loop_speed_up.strip().removesuffix("x")) > 0
         assert float(cpu.strip().removesuffix(" s")) > 0 and float(cores) > 0
     config = (tmp_path / "inputs" / "scaling" / "config.yaml").read_text()
     assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
@@ -53,7 +56,9 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
 def test_ceiling_runs_the_programme_in_one_and_in_several_processes(capsys):
     ceiling = benchmark_module("ceiling")
     assert ceiling.main(["--processes", "2", "--seconds", "0.05", "--repeat", "1"]) == 0
-    assert "2 processes at once do the same dynamic programme" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 processes at once do the same dynamic programme" in out
+    assert "2 processes at once run the same plain Python loop" in out
 
 
 def test_first_difference_names_the_table_and_line(tmp_path):
