@@ -61,7 +61,14 @@ print(loaded - began, time.perf_counter() - loaded)
 ASSUME_RUNNER = (
     PIN
     + """
-import time
+import importlib.util, time
+import assume
+if importlib.util.find_spec("assume.scenario.loader_csv") is None:
+    sys.exit(
+        f"{sys.executable} imports assume from {os.path.dirname(assume.__file__)}, which is "
+        "not ASSUME 0.6.0: give --assume-python an interpreter whose environment has "
+        "assume-framework==0.6.0 installed"
+    )
 from assume import World
 from assume.scenario.loader_csv import load_scenario_folder
 inputs, scenario, case, out = sys.argv[1:5]
@@ -74,10 +81,11 @@ print(time.perf_counter() - began)
 )
 
 
-def _run(python: str, runner: str, inputs: Path, scenario: str, out: Path, cpu, cwd=None):
+def _run(python: str, runner: str, inputs: Path, scenario: str, out: Path, cpu, cwd=None, env=None):
     result = subprocess.run(
         [python, "-c", runner, str(inputs), scenario, "base", str(out), str(cpu)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -94,8 +102,10 @@ def run_ours(inputs: Path, scenario: str, out: Path, cpu="-") -> tuple[float, fl
 
 def run_assume(python: str, inputs: Path, scenario: str, out: Path, cpu="-") -> float:
     """Seconds of ASSUME 0.6.0 (load + run) in its own interpreter."""
-    # run from the input folder, so that this project's package does not shadow ASSUME's
-    (seconds,) = _run(python, ASSUME_RUNNER, inputs, scenario, out, cpu, cwd=str(inputs))
+    # run from the input folder and without PYTHONPATH (which measuring another version of
+    # this project sets), so that this project's package does not shadow ASSUME's
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    (seconds,) = _run(python, ASSUME_RUNNER, inputs, scenario, out, cpu, str(inputs), env)
     return seconds
 
 

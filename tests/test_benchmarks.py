@@ -61,6 +61,18 @@ def test_ceiling_runs_the_programme_in_one_and_in_several_processes(capsys):
     assert "2 processes at once run the same plain Python loop" in out
 
 
+def test_single_process_says_when_the_reference_python_lacks_assume_0_6():
+    # this interpreter imports this project's assume, not assume-framework 0.6.0
+    run = run_benchmark(
+        "single_process",
+        *("--plants", "4", "--operators", "2", "--days", "1", "--assume-python", sys.executable),
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "assume (this project)" in run.stdout  # measured before the reference
+    assert f"{sys.executable} imports assume from {Path(assume.__file__).parent}" in run.stderr
+    assert "which is not ASSUME 0.6.0" in run.stderr
+
+
 def test_first_difference_names_the_table_and_line(tmp_path):
     common = benchmark_module("common")
     reference, other = tmp_path / "reference", tmp_path / "other"
