@@ -2,6 +2,6 @@
 
 import sys
 
-from assume.cli import main
+from assume.cli import command
 
-sys.exit(main())
+sys.exit(command())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -163,8 +164,16 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Load the scenario named by ``args``, run it and return the run summary."""
+def run(args: argparse.Namespace, own_process: bool = False) -> dict:
+    """Load the scenario named by ``args``, run it and return the run summary.
+
+    ``own_process``: the process ends with this run (the command, a worker of ``-p``). Then
+    everything built before the run (modules, scenario, world) is moved out of the garbage
+    collector's sight (:func:`gc.freeze`): its full collections during the run, and the last
+    one as the interpreter exits, skip those objects, and processes forked from it (the output
+    writer, ``-p``'s workers) do not copy the memory pages a collection would touch. That is
+    about 0.05-0.08 s of every command. It is not done for a caller that goes on (tests, a
+    script running several scenarios): frozen garbage is never collected."""
     from assume.scenario.build import add_private_units, build_world
     from assume.scenario.loader import load_config_file, load_scenario
     from assume.world import World
@@ -203,6 +212,8 @@ def run(args: argparse.Namespace) -> dict:
         add_private_units(
             world, load_config_file(private / "config.yaml" if private.is_dir() else private)
         )
+    if own_process:
+        gc.freeze()
     if args.parallel:
         from assume.distributed.parallel import WorkerProcesses
 
@@ -235,11 +246,13 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, own_process: bool = False) -> int:
+    """Run the command line ``argv`` (default: this process's arguments); the exit code.
+    ``own_process``: the process ends with the command (see :func:`run`)."""
     args = parser().parse_args(argv)
     logs.configure(args.loglevel, args.log_file)
     try:
-        run(args)
+        run(args, own_process)
     except AssumeError as error:
         logs.stop_sharing()
         # one paragraph, whatever line breaks the message carries (e.g. a YAML parser's)
@@ -257,5 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def command() -> int:
+    """The ``assume`` command (console script and ``python -m assume``): :func:`main` in a
+    process that ends with it."""
+    return main(own_process=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -4,6 +4,7 @@ The expected prices and volumes are ASSUME 0.6.0's results on the same input fol
 (its CSV output rounds to 5 significant digits, hence the tolerance)."""
 
 import csv
+import gc
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,26 @@ def test_default_config_runs_from_the_project_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     meta = meta_by_product(tmp_path / "outputs" / "example_01_base" / "market_meta.csv")
     assert float(meta["2019-01-01 01:00:00"]["price"]) == pytest.approx(49.688, rel=1e-4)
+
+
+def test_the_command_freezes_what_it_built_and_a_caller_keeps_collecting(tmp_path):
+    """The command (a process that ends with the run) takes what it built before the run out of
+    the garbage collector's sight; main() called by a program that goes on does not."""
+    before = gc.get_freeze_count()
+    run = ["-s", "example_01", "-i", str(INPUTS), "-l", "WARNING", "--no-progress"]
+    assert main([*run, "-csv", str(tmp_path / "caller")]) == 0
+    assert gc.get_freeze_count() == before
+    try:
+        assert main([*run, "-csv", str(tmp_path / "command")], own_process=True) == 0
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()  # this test process goes on
+    for table in ("market_meta", "market_orders", "unit_dispatch"):
+        caller, command = (
+            (tmp_path / folder / "example_01_base" / f"{table}.csv").read_bytes()
+            for folder in ("caller", "command")
+        )
+        assert caller == command
 
 
 def test_python_dash_m_assume_help():

@@ -29,7 +29,7 @@ def _worker_main(argv: list[str], environ: dict[str, str], index: int) -> None:
     name_process(f"assume-worker{index}")
 
     os.environ.update(environ)
-    raise SystemExit(main(argv))
+    raise SystemExit(main(argv, own_process=True))  # the process ends with the run
 
 
 class WorkerProcesses:
