@@ -171,9 +171,10 @@ def run(args: argparse.Namespace, own_process: bool = False) -> dict:
     everything built before the run (modules, scenario, world) is moved out of the garbage
     collector's sight (:func:`gc.freeze`): its full collections during the run, and the last
     one as the interpreter exits, skip those objects, and processes forked from it (the output
-    writer, ``-p``'s workers) do not copy the memory pages a collection would touch. That is
-    about 0.05-0.08 s of every command. It is not done for a caller that goes on (tests, a
-    script running several scenarios): frozen garbage is never collected."""
+    writer, ``-p``'s workers) do not copy the memory pages a collection would touch: 0.03 to
+    0.1 s of a command here (benchmarks/RESULTS.md, session 10). It is not done for a caller
+    that goes on (tests, a script running several scenarios): frozen garbage is never
+    collected."""
     from assume.scenario.build import add_private_units, build_world
     from assume.scenario.loader import load_config_file, load_scenario
     from assume.world import World
