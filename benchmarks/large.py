@@ -43,11 +43,12 @@ from common import (  # noqa: E402
 )
 from generate_scenario import generate  # noqa: E402
 
-# calls assume's command line with sys.argv[2:] and writes the peaks (KiB) to sys.argv[1]
+# runs assume's command line with sys.argv[2:], as the command does (a process that ends with
+# it), and writes the peaks (KiB) to sys.argv[1]
 RUNNER = """\
 import json, resource, sys
 from assume.cli import main
-code = main(sys.argv[2:])
+code = main(sys.argv[2:], own_process=True)
 peaks = {
     "main_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "writer_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
