@@ -2,6 +2,7 @@
 every worker count gives the one-process results holds and would see a difference."""
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -71,6 +72,19 @@ def test_single_process_says_when_the_reference_python_lacks_assume_0_6():
     assert "assume (this project)" in run.stdout  # measured before the reference
     assert f"{sys.executable} imports assume from {Path(assume.__file__).parent}" in run.stderr
     assert "which is not ASSUME 0.6.0" in run.stderr
+
+
+def test_large_runs_the_command_line_and_reports_time_and_peaks(tmp_path):
+    run = run_benchmark(
+        "large", *("--plants", "4", "--operators", "2", "--months", "1", "--workdir", str(tmp_path))
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"^\| 1 \| 744 \| [0-9.]+ s \| \d+ MB \|", run.stdout, re.MULTILINE), (
+        run.stdout
+    )
+    assert "longest (1 months):" in run.stdout
+    peaks = json.loads((tmp_path / "large_1m_peaks.json").read_text())
+    assert peaks["main_kib"] > 0 and peaks["writer_kib"] > 0
 
 
 def test_first_difference_names_the_table_and_line(tmp_path):
