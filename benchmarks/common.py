@@ -9,6 +9,7 @@ import filecmp
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # the tables whose rows must not depend on how a run is distributed
 RESULT_TABLES = ("market_meta", "market_orders", "market_dispatch", "unit_dispatch")
+
+
+# the summary line that ends a run's log at level INFO: "... (57 clock steps in 3.188 s, ...)"
+CLOCK_STEPS = re.compile(r"\((\d+) clock steps in ([0-9.]+) s")
 
 
 def assume_command(args: Sequence[str]) -> list[str]:

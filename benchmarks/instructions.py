@@ -29,11 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import compile_bytecode, machine, markdown_table, workdir  # noqa: E402
+from common import CLOCK_STEPS, compile_bytecode, machine, markdown_table, workdir  # noqa: E402
 from generate_scenario import generate  # noqa: E402
 
 COLLECTED = re.compile(r"==\d+== Collected : (\d+)")
-STEPS = re.compile(r"\((\d+) clock steps in ")
 
 
 def counted(valgrind: str, args: list[str], folder: Path) -> tuple[int, int]:
@@ -55,7 +54,7 @@ def counted(valgrind: str, args: list[str], folder: Path) -> tuple[int, int]:
     result = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}
     )
-    instructions, steps = COLLECTED.search(result.stderr), STEPS.search(result.stderr)
+    instructions, steps = COLLECTED.search(result.stderr), CLOCK_STEPS.search(result.stderr)
     if result.returncode or instructions is None or steps is None:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
     return int(instructions.group(1)), int(steps.group(1))

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -58,6 +57,7 @@ sys.path.insert(0, str(HERE))
 
 from ceiling import ceiling  # noqa: E402
 from common import (  # noqa: E402
+    CLOCK_STEPS,
     first_difference,
     machine,
     markdown_table,
@@ -80,17 +80,13 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# the summary line of a run's log: "... (57 clock steps in 3.188 s, ...)"
-CLOCK_LOOP = re.compile(r"\(\d+ clock steps in ([0-9.]+) s")
-
-
 def clock_loop(log: str) -> float:
     """Seconds a run spent in its clock steps, from the summary line of its ``log``: the run
     without its start-up (interpreter, imports, loading, workers joining) and its end."""
-    found = CLOCK_LOOP.search(log)
+    found = CLOCK_STEPS.search(log)
     if found is None:
         raise SystemExit(f"no summary line in the run's log:\n{log[-3000:]}")
-    return float(found.group(1))
+    return float(found.group(2))
 
 
 def best(seconds: list[float]) -> int:

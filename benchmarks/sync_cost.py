@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine  # noqa: E402
+from common import CLOCK_STEPS, machine  # noqa: E402
 
 START = dt.datetime(2019, 1, 1)
 
@@ -69,14 +68,11 @@ def write_scenario(folder: Path, operators: int, days: int) -> None:
             writer.writerow([f"{moment:%Y-%m-%d %H:%M:%S}", *[0] * operators])
 
 
-STEPPING = re.compile(r"\((\d+) clock steps in ([0-9.]+) s")
-
-
 def stepping(args: list[str]) -> float:
     """Seconds per clock step of one run, as its manager measured them."""
     command = [sys.executable, "-m", "assume", *args, "-l", "INFO", "--no-progress"]
     result = subprocess.run(command, capture_output=True, text=True)
-    found = STEPPING.search(result.stderr)
+    found = CLOCK_STEPS.search(result.stderr)
     if result.returncode or found is None:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
     return float(found.group(2)) / int(found.group(1))
