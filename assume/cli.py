@@ -61,8 +61,9 @@ def parser() -> argparse.ArgumentParser:
         "-l",
         "--loglevel",
         default="INFO",
+        type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-        help="log level (default: %(default)s)",
+        help="log level, in any case (default: %(default)s)",
     )
     cli.add_argument(
         "--log-file",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assume.cli import main
+from assume.cli import main, parser
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / "examples" / "inputs"
@@ -155,3 +155,12 @@ def test_results_to_postgresql(postgres_database, tmp_path):
     dispatch = postgres_database.query("SELECT count(DISTINCT time) FROM unit_dispatch")
     assert dispatch[0][0] == 169  # 2019-01-01 00:00 .. 2019-01-08 00:00, the last step included
     assert not (tmp_path / "outputs").exists()
+
+
+def test_log_level_in_any_case(capsys):
+    assert parser().parse_args(["-l", "warning"]).loglevel == "WARNING"
+    assert parser().parse_args(["-l", "Debug"]).loglevel == "DEBUG"
+    with pytest.raises(SystemExit) as stop:
+        parser().parse_args(["-l", "loud"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'LOUD'" in capsys.readouterr().err
