@@ -86,13 +86,14 @@ class WorkerRunner:
         finally:
             await container.shutdown()
         seconds, finished = done_ahead()
-        if seconds:
-            logger.info(
-                "worker %d computed ahead while it waited: %.3f s (%d jobs finished there)",
-                settings.worker_index,
-                seconds,
-                finished,
-            )
+        logger.info(
+            "worker %d used %.3f s of CPU; it computed ahead while it waited: %.3f s "
+            "(%d jobs finished there)",
+            settings.worker_index,
+            time.process_time(),
+            seconds,
+            finished,
+        )
         if reason:
             raise PeerError(
                 f"worker {settings.worker_index}: the manager stopped the run: {reason}"

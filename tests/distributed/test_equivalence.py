@@ -129,7 +129,8 @@ def test_optimising_strategies_planned_ahead_in_idle_time(
     # each worker (both hold units with an optimising strategy) finished jobs while it waited
     for worker in (0, 1):
         ahead = re.search(
-            rf"worker {worker} computed ahead .* \((\d+) jobs finished", parallel.stderr
+            rf"worker {worker} used [\d.]+ s of CPU; it computed ahead .* \((\d+) jobs finished",
+            parallel.stderr,
         )
         assert ahead and int(ahead.group(1)) > 0, parallel.stderr[-2000:]
     reference = tmp_path / "single" / "multi_multi"
