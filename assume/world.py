@@ -212,20 +212,23 @@ class World:
 
     def operator_work(self, operator_id: str) -> float:
         """A rough estimate of the CPU time (microseconds) an operator's bidding costs per
-        simulated day: its units' strategies' :meth:`~BiddingStrategy.work` at each opening,
-        and its messages. ``assume -p`` balances operators over workers by it."""
+        simulated day: its strategies' :meth:`~BiddingStrategy.work` at each opening (one
+        instance per market, unit type and strategy, as it runs them), and its messages.
+        ``assume -p`` balances operators over workers by it."""
         operator = self.unit_operators[operator_id]
-        total = 0.0
-        markets = set()
+        groups: dict[tuple[str, str, str], list[dict]] = {}
         for unit_id, (unit_type, bidding) in operator.bidding.items():
             params = operator.fleets[unit_type].unit_parameters(unit_id) if bidding else {}
             for market_id, name in bidding.items():
-                market = self.markets[market_id]
-                work = get_strategy(name, unit_type).work(
-                    params, market, self.index.step, self.bidding_params
-                )
-                total += work * 86400 / market.opening_frequency
-                markets.add(market_id)
+                groups.setdefault((market_id, unit_type, name), []).append(params)
+        total = 0.0
+        for (market_id, unit_type, name), units in sorted(groups.items()):
+            market = self.markets[market_id]
+            work = get_strategy(name, unit_type).work(
+                units, market, self.index.step, self.bidding_params
+            )
+            total += work * 86400 / market.opening_frequency
+        markets = {market_id for market_id, _, _ in groups}
         for market_id in sorted(markets):  # a set's order differs between processes
             total += OPENING_WORK * 86400 / self.markets[market_id].opening_frequency
         return total

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine  # noqa: E402
 
-from assume.strategies.optimized import STORAGE_PARAMETERS, storage_values  # noqa: E402
+from assume.strategies.storage_values import STORAGE_PARAMETERS, storage_values  # noqa: E402
 
 STORAGES = 8
 FORESIGHT = 168

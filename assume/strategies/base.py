@@ -49,13 +49,14 @@ class BiddingStrategy:
     uses_history: ClassVar[bool] = False
 
     @classmethod
-    def work(cls, unit: dict, market: MarketConfig, step: int, params: dict) -> float:
-        """A rough estimate of the CPU time (microseconds) one unit with parameters ``unit``
-        costs at each opening of ``market`` (index step ``step`` s; ``params``: the study
-        case's bidding_strategy_params). ``assume -p`` balances units operators over workers
-        by it; only the ratios between strategies matter. The default: PRODUCT_WORK per
-        product."""
-        return PRODUCT_WORK * sum(product.count for product in market.products)
+    def work(cls, units: list[dict], market: MarketConfig, step: int, params: dict) -> float:
+        """A rough estimate of the CPU time (microseconds) that the units of one operator
+        bidding with this strategy on ``market`` (their parameters ``units``, one instance of
+        the strategy) cost at each of its openings (index step ``step`` s; ``params``: the
+        study case's bidding_strategy_params). ``assume -p`` balances units operators over
+        workers by it; only the ratios between strategies matter. The default: PRODUCT_WORK
+        per unit and product."""
+        return PRODUCT_WORK * len(units) * sum(product.count for product in market.products)
 
     def __init__(
         self,

@@ -16,80 +16,29 @@ here, power plants in assume.strategies.optimized_plant.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Generator
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from assume.errors import ConfigurationError
 from assume.lookahead import Job, ahead, complete
 from assume.markets.orderbook import Orderbook
 from assume.strategies.base import BiddingStrategy
+from assume.strategies.storage_values import (
+    BATCH_OVERHEAD,
+    POWER_TOLERANCE,
+    STORAGE_PARAMETERS,
+    TABLE_OVERHEAD,
+    TABLE_VALUE,
+    storage_reward,
+    storage_terms,
+    storage_value_steps,
+)
 from assume.timeutil import parse_duration
 
-# MW: smaller powers count as idle, smaller order volumes are not placed
-POWER_TOLERANCE = 1e-6
 # the price of output that must run (minimum up time) on a market without a price floor
 # (ASSUME's default minimum_bid_price)
 MUST_RUN_PRICE = -500.0
-
-STORAGE_PARAMETERS = (
-    "max_power_charge",
-    "max_power_discharge",
-    "min_power_charge",
-    "min_power_discharge",
-    "efficiency_charge",
-    "efficiency_discharge",
-    "min_soc",
-    "max_soc",
-    "capacity",
-    "additional_cost_charge",
-    "additional_cost_discharge",
-)
-
-
-def storage_terms(price: np.ndarray, availability: np.ndarray, hours: float, units: dict) -> dict:
-    """Per unit and step (n, H): what a MWh more or less in store earns now (EUR/MWh, net of
-    efficiencies and additional costs) and how much energy (MWh) may go in or out."""
-    efficiency_charge = units["efficiency_charge"][:, None]
-    efficiency_discharge = units["efficiency_discharge"][:, None]
-    return {
-        # storing e MWh buys e / efficiency_charge MWh; releasing e MWh sells e x efficiency
-        "charge_value": -(price + units["additional_cost_charge"][:, None]) / efficiency_charge,
-        "discharge_value": -(price - units["additional_cost_discharge"][:, None])
-        * efficiency_discharge,
-        "most_in": -units["max_power_charge"][:, None] * availability * efficiency_charge * hours,
-        "most_out": units["max_power_discharge"][:, None]
-        * availability
-        / efficiency_discharge
-        * hours,
-        "least_in": np.broadcast_to(
-            -units["min_power_charge"][:, None] * efficiency_charge * hours, availability.shape
-        ),
-        "least_out": np.broadcast_to(
-            units["min_power_discharge"][:, None] / efficiency_discharge * hours,
-            availability.shape,
-        ),
-    }
-
-
-def storage_reward(energy_in, terms: dict, hours: float):
-    """Revenue minus additional cost of storing ``energy_in`` MWh (< 0: releasing) in one
-    step; -inf beyond the power limits or below a minimum power. ``terms`` broadcast."""
-    tolerance = POWER_TOLERANCE * hours
-    charging = energy_in > 0
-    reward = energy_in * np.where(charging, terms["charge_value"], terms["discharge_value"])
-    feasible = (energy_in <= terms["most_in"] + tolerance) & (
-        energy_in >= -terms["most_out"] - tolerance
-    )
-    if terms["least_in"].any() or terms["least_out"].any():  # most storages have no minimum
-        feasible &= (
-            (np.abs(energy_in) <= tolerance)
-            | (energy_in >= terms["least_in"] - tolerance)
-            | (energy_in <= -terms["least_out"] + tolerance)
-        )
-    return np.where(feasible, reward, -np.inf)
 
 
 def storage_power(energy_in, hours: float, units: dict):
@@ -113,159 +62,9 @@ def storage_cost(power, hours: float, units: dict):
     )
 
 
-# what one more batch of units costs storage_values, in candidate values (numpy calls per
-# step, measured against the cost of one value on the machines of benchmarks/RESULTS.md)
-BATCH_OVERHEAD = 4000
-# places reach_batches considers for cutting a group into batches
-MAX_CUTS = 48
-# microseconds per candidate move of storage_values on those machines (see
-# StorageEnergyOptimizedStrategy.work)
-MOVE_WORK = 0.0025
-# values computed or copied in one piece of a value function job (assume.lookahead): under a
-# millisecond of work here, so that a worker computing ahead answers its messages promptly
-PIECE_VALUES = 200_000
-
-
-def storage_values(
-    price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The value function of storages over a horizon of H steps, by backward induction: see
-    :func:`storage_value_steps`, of which this is the whole computation at once."""
-    return complete(storage_value_steps(price, availability, hours, units, soc_steps))
-
-
-def storage_value_steps(
-    price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
-) -> Generator[None, None, tuple[np.ndarray, np.ndarray]]:
-    """The value function of storages over a horizon of H steps, by backward induction, as a
-    generator that yields after each step of the horizon and between other pieces of about
-    PIECE_VALUES values (a job for assume.lookahead).
-
-    ``price`` (H,) is the price forecast, ``availability`` (n, H) scales the power limits,
-    ``units`` maps STORAGE_PARAMETERS to (n,) arrays. Returns the ``soc_steps`` levels of
-    state of charge from min_soc to max_soc (n, K) and the best revenue (EUR) from each
-    level at the start of each step (H + 1, n, K); stored energy is worth nothing at the end.
-
-    Each step a unit moves by at most as many levels as its power allows; units are solved
-    in batches of similar reach (see :func:`reach_batches`), so that storages that fill in
-    eight hours do not pay for the moves of one that fills in two.
-    """
-    n, length = availability.shape
-    span = units["max_soc"] - units["min_soc"]
-    levels = units["min_soc"][:, None] + span[:, None] * (np.arange(soc_steps) / (soc_steps - 1))
-    level_energy = span * units["capacity"] / (soc_steps - 1)
-    terms = storage_terms(price, availability, hours, units)
-    tolerance = POWER_TOLERANCE * hours
-    # the widest move of each unit, in levels, that full power allows in one step (with the
-    # tolerance storage_reward grants, so that every feasible move is in reach)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        positive = level_energy[:, None] > 0
-        reach_in = np.where(positive, (terms["most_in"] + tolerance) / level_energy[:, None], 0)
-        reach_out = np.where(positive, (terms["most_out"] + tolerance) / level_energy[:, None], 0)
-    reach_in = np.minimum(np.ceil(reach_in.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
-    reach_out = np.minimum(np.ceil(reach_out.max(axis=1, initial=0.0)), soc_steps - 1).astype(int)
-    yield
-    batches = reach_batches(reach_in, reach_out, soc_steps)
-    yield
-    values = np.zeros((length + 1, n, soc_steps))
-    for rows in batches:
-        if len(rows) == n:
-            yield from _backward(
-                values, terms, level_energy, hours, reach_in.max(), reach_out.max()
-            )
-        else:
-            part = np.zeros((length + 1, len(rows), soc_steps))
-            yield from _backward(
-                part,
-                {key: term[rows] for key, term in terms.items()},
-                level_energy[rows],
-                hours,
-                reach_in[rows].max(),
-                reach_out[rows].max(),
-            )
-            # in pieces: for a large group the copy alone takes milliseconds, most of them
-            # the first touch of values' memory, whose every step the scattered rows reach
-            chunk = max(1, PIECE_VALUES // values[0].size)
-            for low in range(0, length + 1, chunk):
-                values[low : low + chunk, rows] = part[low : low + chunk]
-                yield
-    return levels, values
-
-
-def reach_batches(reach_in: np.ndarray, reach_out: np.ndarray, soc_steps: int) -> list:
-    """Rows of units to solve together: a batch costs (its widest moves) x (units) x levels
-    per step, plus BATCH_OVERHEAD. Units sorted by reach, cut where that costs least: exactly,
-    over the ways to cut the sorted list between units of different reach (at most
-    MAX_CUTS places, evenly spread, so that a large group costs little to plan)."""
-    n = len(reach_in)
-    if not n:
-        return []
-    order = np.lexsort((np.arange(n), reach_in + reach_out))
-    ins, outs = reach_in[order], reach_out[order]
-    cuts = np.flatnonzero(np.diff(ins + outs)) + 1
-    if len(cuts) > MAX_CUTS:
-        picked = cuts[np.linspace(0, len(cuts) - 1, MAX_CUTS).round().astype(int)]
-        # ascending, so each place once; not np.unique, whose first call imports numpy.ma
-        # (10 ms in every worker)
-        cuts = picked[np.diff(picked, prepend=-1) > 0]
-    points = [0, *cuts.tolist(), n]
-    # the widest moves within each stretch between two places to cut
-    stretch_in = [int(ins[a:b].max()) for a, b in itertools.pairwise(points)]
-    stretch_out = [int(outs[a:b].max()) for a, b in itertools.pairwise(points)]
-    # best[j]: least cost of the units before points[j]; start[j]: where its last batch starts
-    best, start = [0] + [None] * (len(points) - 1), [0] * len(points)
-    for j in range(1, len(points)):
-        widest_in = widest_out = 0
-        for i in range(j - 1, -1, -1):  # the last batch: the stretches i .. j-1
-            widest_in, widest_out = max(widest_in, stretch_in[i]), max(widest_out, stretch_out[i])
-            size = points[j] - points[i]
-            cost = best[i] + (widest_in + widest_out + 1) * size * soc_steps + BATCH_OVERHEAD
-            if best[j] is None or cost < best[j]:
-                best[j], start[j] = cost, i
-    batches, j = [], len(points) - 1
-    while j:
-        batches.append(np.sort(order[points[start[j]] : points[j]]))
-        j = start[j]
-    return batches[::-1]
-
-
-def _backward(values, terms: dict, level_energy, hours: float, reach_in: int, reach_out: int):
-    """Fill ``values`` (H + 1, n, K) by backward induction for units that move at most
-    ``reach_in`` levels up and ``reach_out`` down in a step; yields after each step."""
-    soc_steps = values.shape[2]
-    offsets = np.arange(-reach_out, reach_in + 1)
-    width = len(offsets)
-    n = values.shape[1]
-    moves = offsets[None, :, None] * level_energy[None, None, :]
-    # window[w, u, k] is the next value at level k + offsets[w] (-inf beyond the ends); moves
-    # first, so that the max over them runs over contiguous (n, K) planes
-    padded = np.full((n, soc_steps + width - 1), -np.inf)
-    window = sliding_window_view(padded, width, axis=1).transpose(2, 0, 1)
-    candidates = np.empty((width, n, soc_steps))
-    # pieces of about PIECE_VALUES values: the rewards of a block of steps at a time, and a
-    # step for a block of units at a time (steps and units are independent)
-    block = max(1, PIECE_VALUES // (width * n))
-    units = max(1, PIECE_VALUES // (width * soc_steps))
-    low = values.shape[0] - 1
-    for t in range(values.shape[0] - 2, -1, -1):
-        if t < low:
-            low = max(0, t + 1 - block)
-            # reward[s, w, u, 0]: unit u moving by offsets[w] levels in step low + s
-            reward = storage_reward(
-                moves, {key: term.T[low : t + 1, None, :] for key, term in terms.items()}, hours
-            )[..., None]
-            yield
-        padded[:, reach_out : reach_out + soc_steps] = values[t + 1]
-        if units >= n:
-            np.add(window, reward[t - low], out=candidates)
-            candidates.max(axis=0, out=values[t])
-            yield
-            continue
-        for a in range(0, n, units):
-            b = a + units
-            np.add(window[:, a:b], reward[t - low, :, a:b], out=candidates[:, a:b])
-            candidates[:, a:b].max(axis=0, out=values[t, a:b])
-            yield
+# microseconds per candidate move of storage_values on the machines of benchmarks/RESULTS.md
+# (see StorageEnergyOptimizedStrategy.work)
+MOVE_WORK = 0.0011
 
 
 def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:
@@ -462,25 +261,31 @@ class StorageEnergyOptimizedStrategy(OptimizedStrategy):
         self.soc_steps = soc_steps
 
     @classmethod
-    def work(cls, unit: dict, market, step: int, params: dict) -> float:
-        """The dynamic programme's candidate moves per opening (foresight steps x levels x
-        the moves in the unit's reach, see storage_values) at about MOVE_WORK each."""
+    def work(cls, units: list[dict], market, step: int, params: dict) -> float:
+        """The dynamic programme's cost per opening at about MOVE_WORK per candidate move,
+        by the cheaper of its ways as storage_value_steps chooses it (in one batch): foresight
+        steps x levels x the moves in the units' reach, or the range maxima's table."""
         try:
             foresight = parse_duration(params.get("optimized_foresight", "24h"), "")
             soc_steps = int(params.get("soc_steps", 101))
-            level = (unit["max_soc"] - unit["min_soc"]) * unit["capacity"] / (soc_steps - 1)
             hours = step / 3600.0
-            reach = min(
-                abs(unit["max_power_charge"]) * unit["efficiency_charge"] * hours / level
-                + abs(unit["max_power_discharge"]) / unit["efficiency_discharge"] * hours / level,
-                2 * (soc_steps - 1),
-            )
+            reaches = []
+            for unit in units:
+                level = (unit["max_soc"] - unit["min_soc"]) * unit["capacity"] / (soc_steps - 1)
+                charge = abs(unit["max_power_charge"]) * unit["efficiency_charge"] * hours
+                discharge = abs(unit["max_power_discharge"]) / unit["efficiency_discharge"] * hours
+                reach = (charge + discharge) / level
+                reaches.append(
+                    min(reach, 2 * (soc_steps - 1)) if np.isfinite(reach) else 2 * (soc_steps - 1)
+                )
         except (ConfigurationError, TypeError, ValueError, ZeroDivisionError, KeyError):
-            return super().work(unit, market, step, params)
-        if not np.isfinite(reach):
-            reach = 2 * (soc_steps - 1)
-        moves = -(-foresight // step) * soc_steps * (reach + 3)
-        return MOVE_WORK * moves + super().work(unit, market, step, params)
+            return super().work(units, market, step, params)
+        widest = max(reaches, default=0.0)
+        tried = soc_steps * (widest + 1) * len(units) + BATCH_OVERHEAD
+        depth = np.log2(max(widest / 2, 1)) + 1
+        table = TABLE_VALUE * len(units) * 4 * soc_steps * depth + TABLE_OVERHEAD
+        moves = -(-foresight // step) * min(tried, table)
+        return MOVE_WORK * moves + super().work(units, market, step, params)
 
     def bid(self, products: np.ndarray, horizon: tuple, values) -> Orderbook:
         fleet, rows = self.fleet, self.rows

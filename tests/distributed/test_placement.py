@@ -44,8 +44,9 @@ def test_operators_are_balanced_by_their_work():
 
 def test_an_operator_of_fast_optimising_storages_weighs_more():
     """The work estimate -p balances by: with a week's foresight and 201 levels, a storage
-    that fills in two hours tries about four times the moves of one that fills in eight, and
-    both cost far more than a naive unit."""
+    that fills in two hours would try four times the moves of one that fills in eight; its
+    programme takes range maxima instead, which cost it about 1.5 times as much (measured:
+    4.2 and 2.7 ms an opening), and both cost far more than a naive unit."""
     world = World()
     world.setup(
         start=0,
@@ -79,7 +80,7 @@ def test_an_operator_of_fast_optimising_storages_weighs_more():
     )
     fast, slow, naive = (world.operator_work(name) for name in ("fast", "slow", "naive"))
     assert naive < slow / 5
-    assert 3.0 < (fast - naive) / (slow - naive) < 4.5
+    assert 1.3 < (fast - naive) / (slow - naive) < 2.2
 
 
 def run_all(commands: list[list[str]]) -> list[str]:

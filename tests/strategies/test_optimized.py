@@ -7,21 +7,24 @@ import itertools
 import numpy as np
 import pytest
 
+import assume.strategies.storage_values as dynamic_programme
 from assume import MarketConfig, MarketProduct, World
 from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
 from assume.lookahead import complete
-from assume.strategies import get_strategy, optimized
-from assume.strategies.optimized import (
+from assume.strategies import get_strategy
+from assume.strategies.optimized import StorageEnergyOptimizedStrategy, storage_reward
+from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
+from assume.strategies.storage_values import (
     STORAGE_PARAMETERS,
-    StorageEnergyOptimizedStrategy,
     _backward,
+    _most_levels,
+    move_ranges,
     reach_batches,
     storage_terms,
     storage_value_steps,
     storage_values,
 )
-from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
 from assume.timeutil import TimeIndex
 from assume.units.power_plant import PowerPlantFleet
 from assume.units.storage import StorageFleet
@@ -190,10 +193,117 @@ def test_value_function_matches_brute_force_over_all_level_paths():
             assert values[0, 0, start] == pytest.approx(best)
 
 
-def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values():
-    """Storages that fill in two hours and in eight are solved apart (each batch only tries
-    the moves its units can make), and each unit's values are exactly those of solving all
-    units together with the widest moves any of them can make."""
+def random_storages(rng, n, tiny=False):
+    """STORAGE_PARAMETERS of ``n`` storages of random power, duration, efficiency and costs,
+    half of them with minimum powers; with ``tiny``, the first holds levels smaller than the
+    power tolerance and the second has a minimum power of the wrong sign."""
+    power = rng.uniform(1, 50, n)
+    given = {
+        "max_power_charge": -power,
+        "max_power_discharge": power * rng.uniform(0.5, 1.5, n),
+        "capacity": power * rng.uniform(0.5, 8, n),
+        "efficiency_charge": rng.uniform(0.7, 1, n),
+        "efficiency_discharge": rng.uniform(0.7, 1, n),
+        "min_power_charge": -np.where(rng.random(n) < 0.5, rng.uniform(0, 10, n), 0),
+        "min_power_discharge": np.where(rng.random(n) < 0.5, rng.uniform(0, 10, n), 0),
+        "additional_cost_charge": rng.uniform(0, 3, n),
+        "additional_cost_discharge": rng.uniform(0, 3, n),
+    }
+    if tiny:
+        given["capacity"][0] = 1e-5
+        given["min_power_discharge"][-1] = -3.0
+    return storage_units(n, given)
+
+
+def every_move(price, availability, hours, units, levels):
+    """The value function by trying every move from every level in every step, each priced
+    by storage_reward: what storage_values computes from range maxima."""
+    n, steps = availability.shape
+    terms = storage_terms(price, availability, hours, units)
+    level_energy = (units["max_soc"] - units["min_soc"]) * units["capacity"] / (levels - 1)
+    values = np.zeros((steps + 1, n, levels))
+    moves = np.arange(-(levels - 1), levels)  # levels up, < 0 down
+    for t in range(steps - 1, -1, -1):
+        step_terms = {key: term[:, t, None] for key, term in terms.items()}
+        reward = storage_reward(moves * level_energy[:, None], step_terms, hours)  # (n, moves)
+        for k in range(levels):
+            reached = k + moves
+            inside = (reached >= 0) & (reached < levels)
+            candidates = values[t + 1][:, reached[inside]] + reward[:, inside]
+            values[t, :, k] = candidates.max(axis=1)
+    return values
+
+
+# each way of the programme, whatever it would choose by cost
+WAYS = {"tried": 1e18, "ranges": -1e18}
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("seed", range(8))
+def test_value_function_is_that_of_trying_every_move(seed, way, monkeypatch):
+    """Storages of every reach, minimum powers, availability that varies and drops to zero,
+    levels below the power tolerance: both ways give the values of trying every move from
+    every level (to rounding: the range maxima add the reward after the maximum)."""
+    monkeypatch.setattr(dynamic_programme, "TABLE_OVERHEAD", WAYS[way])
+    rng = np.random.default_rng(seed)
+    n, steps, levels = 5, 12, int(rng.integers(2, 40))
+    units = random_storages(rng, n, tiny=seed % 2 == 0)
+    price = rng.uniform(-50, 100, steps)
+    availability = rng.uniform(0, 1, (n, steps)) * (rng.random((n, steps)) < 0.8)
+    _, values = storage_values(price, availability, 1.0, units, levels)
+    expected = every_move(price, availability, 1.0, units, levels)
+    assert np.allclose(values, expected, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_move_ranges_are_the_moves_storage_reward_finds_feasible(seed):
+    """The ranges hold exactly the moves whose reward is finite: the programme and the orders
+    built from it agree on every move, to the last bit of the power limits."""
+    rng = np.random.default_rng(seed)
+    n, steps, levels = 6, 10, 30
+    units = random_storages(rng, n, tiny=True)
+    # levels of 1 MWh; a minimum discharge of the wrong sign lets it charge 1 to 3 levels
+    # below its minimum charge
+    for key, value in (("capacity", 29), ("min_power_charge", -10), ("max_power_charge", -50)):
+        units[key][-1] = value
+    availability = rng.uniform(0, 1, (n, steps))
+    availability[:, 0] = 1.0
+    terms = storage_terms(rng.uniform(-50, 100, steps), availability, 1.0, units)
+    level_energy = units["capacity"] / (levels - 1)
+    # power limits on a level's energy (to the float), where rounding decides
+    terms["most_in"][:, 0] = 3 * level_energy - 1e-6
+    ranges = move_ranges(terms, level_energy, 1e-6, levels - 1)
+    moves = np.arange(1, levels)
+    for side, sign in (("in", 1), ("out", -1)):
+        for t in range(steps):
+            step_terms = {key: term[:, t, None] for key, term in terms.items()}
+            reward = storage_reward(sign * moves * level_energy[:, None], step_terms, 1.0)
+            found = np.zeros((n, len(moves)), bool)
+            for range_side, first, last in ranges:
+                if range_side == side:
+                    found |= (moves >= first[:, t, None]) & (moves <= last[:, t, None])
+            assert np.array_equal(found, np.isfinite(reward)), (side, t)
+    # the wrong-sign minimum: moves of 1 to 3 levels, then none up to the minimum charge
+    first_charges = [first[-1, 0] for side, first, _ in ranges if side == "in"]
+    assert sorted(first_charges) == [1, int(np.ceil(10 * units["efficiency_charge"][-1]))]
+
+
+def test_levels_within_a_bound_are_counted_by_the_float_product():
+    """The most levels whose energy is within a bound, by the product w x L that
+    storage_reward computes: where the division rounds the other way, it is corrected."""
+    for energy, bound in (
+        (5.440813664739574, 794.3587950519777),
+        (9.951014087300887, 1233.92574682531),
+    ):
+        most = _most_levels(np.array([energy]), np.array([[bound]]), 200)[0, 0]
+        assert most * energy <= bound < (most + 1) * energy
+        assert np.floor(bound / energy) != most  # the division alone is off by one
+
+
+def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(monkeypatch):
+    """Trying every move: storages that fill in two hours and in eight are solved apart
+    (each batch only tries the moves its units can make), and each unit's values are exactly
+    those of solving all units together with the widest moves any of them can make."""
     # a unit's reach in levels (up, down): three slow units and a fast one
     assert [
         b.tolist() for b in reach_batches(np.array([5, 90, 5, 6]), np.array([5, 95, 6, 5]), 201)
@@ -205,6 +315,7 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
     assert [b.tolist() for b in reach_batches(np.array([5, 6, 5]), np.array([5, 5, 6]), 201)] == [
         [0, 1, 2]
     ]
+    monkeypatch.setattr(dynamic_programme, "TABLE_OVERHEAD", WAYS["tried"])
     rng = np.random.default_rng(11)
     steps, hours, levels = 30, 1.0, 101
     power = np.array([50.0, 10.0, 10.0, 40.0, 10.0])
@@ -232,10 +343,12 @@ def test_storages_of_different_reach_are_solved_in_batches_with_the_same_values(
     assert len(reach_batches(*_reaches(terms, level_energy, hours, levels), levels)) > 1
 
 
-def test_small_pieces_of_work_give_the_same_values(monkeypatch):
-    """As a job (assume.lookahead), the programme computes rewards, steps of many units and
-    copies of batches in pieces of PIECE_VALUES values: any size of piece gives the same
-    values."""
+@pytest.mark.parametrize("way", WAYS)
+def test_small_pieces_of_work_give_the_same_values(way, monkeypatch):
+    """As a job (assume.lookahead), the programme works in pieces of about PIECE_VALUES
+    values (rewards, steps of many units, copies of batches; table values): any size of
+    piece gives the same values."""
+    monkeypatch.setattr(dynamic_programme, "TABLE_OVERHEAD", WAYS[way])
     rng = np.random.default_rng(3)
     n, steps, hours, levels = 6, 20, 1.0, 41
     power = rng.uniform(5, 50, n)
@@ -250,9 +363,9 @@ def test_small_pieces_of_work_give_the_same_values(monkeypatch):
     availability = rng.uniform(0.5, 1.0, (n, steps))
     whole = storage_values(price, availability, hours, units, levels)
     pieces = sum(1 for _ in storage_value_steps(price, availability, hours, units, levels))
-    monkeypatch.setattr(optimized, "PIECE_VALUES", 37)
+    monkeypatch.setattr(dynamic_programme, "PIECE_VALUES", 37)
     small = sum(1 for _ in storage_value_steps(price, availability, hours, units, levels))
-    assert small > pieces + steps  # reward blocks and copies were cut up
+    assert small > pieces + steps  # the steps were cut up
     for expected, got in zip(
         whole, storage_values(price, availability, hours, units, levels), strict=True
     ):
@@ -260,9 +373,11 @@ def test_small_pieces_of_work_give_the_same_values(monkeypatch):
 
 
 def test_a_large_group_is_cut_in_a_few_places_with_the_same_values(monkeypatch):
-    """With more distinct reaches than reach_batches considers places to cut, the batches
-    still hold every unit once, and the values are those of one wide solve."""
-    monkeypatch.setattr(optimized, "MAX_CUTS", 4)
+    """Trying every move: with more distinct reaches than reach_batches considers places to
+    cut, the batches still hold every unit once, and the values are those of one wide
+    solve."""
+    monkeypatch.setattr(dynamic_programme, "MAX_CUTS", 4)
+    monkeypatch.setattr(dynamic_programme, "TABLE_OVERHEAD", WAYS["tried"])
     rng = np.random.default_rng(5)
     n, steps, hours, levels = 120, 6, 1.0, 12
     power = rng.uniform(5, 50, n)
