@@ -3,7 +3,7 @@
     python benchmarks/ceiling.py [--processes 2] [--seconds 2] [--repeat 3]
 
 Runs the storages' dynamic programme (``storage_values`` of storage_energy_optimized: 8
-storages, foresight 168 h, 201 levels of state of charge, the defaults of benchmarks/scaling.py,
+storages, foresight 336 h, 401 levels of state of charge, the defaults of benchmarks/scaling.py,
 which passes its own) as
 ``--processes`` batches of about ``--seconds`` each: one process doing them one after the other,
 and ``--processes`` processes doing one each at the same time. The ratio of the two wall times
@@ -35,8 +35,8 @@ from common import machine  # noqa: E402
 from assume.strategies.storage_values import STORAGE_PARAMETERS, storage_values  # noqa: E402
 
 STORAGES = 8
-FORESIGHT = 168
-LEVELS = 201
+FORESIGHT = 336
+LEVELS = 401
 
 
 def _problem(foresight: int = FORESIGHT) -> tuple:
