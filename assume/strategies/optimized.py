@@ -78,6 +78,12 @@ def _interpolate(values: np.ndarray, position: np.ndarray) -> np.ndarray:
     return (flat[at] * (1 - fraction) + flat[at + 1] * fraction).reshape(lower.shape)
 
 
+# a value function is exact but for rounding, about 1e-15 of its size, by which its two ways
+# of computing it (assume.strategies.storage_values) differ: plans treat values closer than
+# this share of the largest as equal, so that rounding does not choose between equal plans
+VALUE_TOLERANCE = 1e-12
+
+
 def storage_orders(
     soc: np.ndarray,
     price: np.ndarray,
@@ -113,9 +119,12 @@ def storage_orders(
         energy_in = (grid - position[:, None]) * level_energy[:, None]
         step_terms = {key: term[:, t, None] for key, term in terms.items()}
         moves = storage_reward(energy_in, step_terms, hours) + later
-        best = np.argmax(moves, axis=1)
-        # staying idle (maybe between two levels) wins ties
-        move = moves[rows, best] > _interpolate(later, position)
+        # values within VALUE_TOLERANCE of the best tie: staying idle (maybe between two
+        # levels) wins a tie, else the lowest level
+        near = VALUE_TOLERANCE * (1.0 + np.abs(later).max(axis=1))
+        most = moves.max(axis=1)
+        best = np.argmax(moves >= (most - near)[:, None], axis=1)
+        move = most > _interpolate(later, position) + near
         position = np.where(move, best, position)
         path[:, t + 1] = position
     planned = storage_power(np.diff(path, axis=1) * level_energy[:, None], hours, units)

@@ -12,7 +12,7 @@ from assume import MarketConfig, MarketProduct, World
 from assume.errors import ConfigurationError
 from assume.forecasts import Forecasts
 from assume.lookahead import complete
-from assume.strategies import get_strategy
+from assume.strategies import get_strategy, optimized
 from assume.strategies.optimized import StorageEnergyOptimizedStrategy, storage_reward
 from assume.strategies.optimized_plant import PowerPlantEnergyOptimizedStrategy
 from assume.strategies.storage_values import (
@@ -149,6 +149,28 @@ def test_power_sold_elsewhere_is_part_of_the_plan():
     strategy = storage_strategy([10, 100])
     strategy.fleet.energy[0, 1] = 20  # 20 MW discharge sold on another market
     assert orders(strategy) == [(0, 100, -50), (1, 0, 30)]
+
+
+def test_rounding_in_the_value_function_does_not_choose_between_equal_plans():
+    """A half-full lossless storage at a constant price earns the same whenever it sells:
+    staying idle wins each tie, so it sells in the last step. Values off by rounding (a few
+    1e-15 of their size, as the programme's two ways differ) give the same plan, not a sale
+    wherever the noise is highest."""
+    rng = np.random.default_rng(2)
+    steps, levels = 6, 11
+    units = units_of(max_power_charge=-50, max_power_discharge=50, capacity=100)
+    price = np.full(steps, 40.0)
+    grid, values = storage_values(price, np.ones((1, steps)), 1.0, units, levels)
+    noisy = values * (1 + rng.uniform(-4e-15, 4e-15, values.shape))
+    committed = np.zeros((1, steps))
+    plans = [
+        optimized.storage_orders(
+            np.array([0.5]), price, np.ones((1, steps)), 1.0, units, grid, value_function, committed
+        )[0]
+        for value_function in (values, noisy)
+    ]
+    assert plans[0].tolist() == [[0, 0, 0, 0, 0, 50]]
+    assert plans[1].tolist() == plans[0].tolist()
 
 
 def test_a_plan_that_waits_holds_the_energy_and_prices_it_by_its_later_use():
