@@ -104,7 +104,6 @@ def storage_orders(
     """
     n, steps = committed.shape
     last = levels.shape[1] - 1
-    rows = np.arange(n)
     step = levels[:, 1] - levels[:, 0]
     level_energy = step * units["capacity"]
     per_level = np.where(step > 0, 1.0 / np.where(step > 0, step, 1.0), 0.0)

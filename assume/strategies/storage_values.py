@@ -258,10 +258,13 @@ def _range_maxima(values, terms: dict, level_energy, tolerance: float):
     block = np.where(np.left_shift(1, block + 1) <= count, block + 1, block)
     block = np.where(np.left_shift(1, block) > count, block - 1, block)
     depth = int(block.max()) + 1
-    # flat table positions of the two blocks of each range at level 0, by step: (H, n, S, 1)
-    row = (np.arange(n)[None, :, None] * sides + np.arange(sides)[:, None, None]) * width
-    low = ((block * n * sides) * width + row + starts).transpose(2, 1, 0)[..., None]
-    high = ((block * n * sides) * width + row + stops + 1 - (1 << block)).transpose(2, 1, 0)
+    # the table holds a piece of units at a time (the pieces take turns in it): its memory
+    # stays at PIECE_VALUES values whatever the number of units
+    piece = max(1, min(n, PIECE_VALUES // (depth * sides * width)))
+    # flat table positions of the two blocks of each range, by step: (H, n, S, 1)
+    row = ((np.arange(n) % piece)[None, :, None] * sides + np.arange(sides)[:, None, None]) * width
+    low = ((block * piece * sides) * width + row + starts).transpose(2, 1, 0)[..., None]
+    high = ((block * piece * sides) * width + row + stops + 1 - (1 << block)).transpose(2, 1, 0)
     high = high[..., None]
     # steps whose ranges differ from the next step's (the positions are computed anew)
     fresh = np.ones(length, bool)
@@ -274,18 +277,17 @@ def _range_maxima(values, terms: dict, level_energy, tolerance: float):
     slope = slope.transpose(2, 0, 1)[..., None]  # (H, n, S, 1)
     charging = [r for r, (side, _, _) in enumerate(ranges) if side == "in"]
     yield
-    table = np.full((depth, n, sides, width), -np.inf)
+    table = np.full((depth, piece, sides, width), -np.inf)
     flat = table.reshape(-1)
     grid = np.arange(size, dtype=float)
     ramp = np.empty((n, sides, size))  # s x k
     first_block, second_block = np.empty((n, sides, size), np.int64), np.empty_like(ramp, np.int64)
     best, other = np.empty((n, sides, size)), np.empty((n, sides, size))
     columns = np.arange(size)
-    units_per_piece = max(1, PIECE_VALUES // (depth * sides * width))
     pieces = [
         _TablePiece(table, ramp, best, other, first_block, second_block, a, b, charging, size)
-        for a in range(0, n, units_per_piece)
-        for b in [min(n, a + units_per_piece)]
+        for a in range(0, n, piece)
+        for b in [min(n, a + piece)]
     ]
     for t in range(length - 1, -1, -1):
         later, now = values[t + 1], values[t]
@@ -298,16 +300,17 @@ def _range_maxima(values, terms: dict, level_energy, tolerance: float):
 
 
 class _TablePiece:
-    """The views of the range maxima's arrays that one piece of units (rows a to b) works on
-    in every step, made once."""
+    """The views of the range maxima's arrays that one piece of units (rows a to b; the
+    table's first b - a rows) works on in every step, made once."""
 
     def __init__(self, table, ramp, best, other, first, second, a, b, charging, size):
         self.units = slice(a, b)
+        m = b - a
         self.ramp, self.best, self.other = ramp[a:b], best[a:b], other[a:b]
         self.first, self.second = first[a:b], second[a:b]
         # where each row's V_t+1(j) + s j goes: columns j (charging) or K + j (discharging)
         self.rows = [
-            (self.ramp[:, r], table[0, a:b, r, :size] if r in charging else table[0, a:b, r, size:])
+            (self.ramp[:, r], table[0, :m, r, :size] if r in charging else table[0, :m, r, size:])
             for r in range(table.shape[2])
         ]
         # level p: maxima over 2^p columns, from two of level p - 1 (flat: a row's last
@@ -315,7 +318,7 @@ class _TablePiece:
         self.levels = []
         for p in range(1, table.shape[0]):
             shift = 1 << (p - 1)
-            previous, current = table[p - 1, a:b].reshape(-1), table[p, a:b].reshape(-1)
+            previous, current = table[p - 1, :m].reshape(-1), table[p, :m].reshape(-1)
             self.levels.append((previous[:-shift], previous[shift:], current[:-shift]))
 
     def step(self, flat, slope, grid, later, now) -> None:
