@@ -9,12 +9,15 @@ whose products would end after the market's end.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from assume.errors import ConfigurationError
 from assume.timeutil import parse_datetime, parse_duration
+
+logger = logging.getLogger(__name__)
 
 _KNOWN_KEYS = {
     "operator",
@@ -39,6 +42,15 @@ _KNOWN_KEYS = {
     "eligible_obligations_lambda",
     "market_id",
 }
+# ASSUME's keys that this simulator reads but does not apply: a value other than none (or
+# false) is named in a warning rather than dropped without a word
+_NOT_APPLIED = (
+    "volume_tick",
+    "price_tick",
+    "maximum_gradient",
+    "supports_get_unmatched",
+    "eligible_obligations_lambda",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,15 @@ class MarketConfig:
                 f"{prefix}: unknown key(s) {', '.join(unknown)}; known keys are "
                 f"{', '.join(sorted(_KNOWN_KEYS))}"
             )
+        for key in _NOT_APPLIED:
+            if raw.get(key) not in (None, False, 0):
+                logger.warning(
+                    "%s.%s = %r is not applied by this simulator (bids and clearing ignore "
+                    "it); the market runs as if it were not set",
+                    prefix,
+                    key,
+                    raw[key],
+                )
         raw_products = raw.get("products")
         if not isinstance(raw_products, list) or not raw_products:
             raise ConfigurationError(

@@ -144,3 +144,13 @@ def test_the_first_opening_happens_even_if_its_products_reach_past_the_end():
 def test_invalid_market_configs_name_the_field(raw, message):
     with pytest.raises(ConfigurationError, match=message):
         MarketConfig.from_dict("EOM", raw, "scenario/config.yaml")
+
+
+def test_keys_read_but_not_applied_are_named_in_a_warning(caplog):
+    """ASSUME's price_tick and the like are accepted (ASSUME's configs carry them) but not
+    applied here: set, they are named in a warning instead of dropped without a word."""
+    with caplog.at_level("WARNING"):
+        hourly(price_tick=0.1, supports_get_unmatched=False, volume_tick=None)
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "markets_config.EOM.price_tick = 0.1 is not applied" in message
