@@ -30,10 +30,11 @@ def run_benchmark(name: str, *args: str, timeout: float = 120) -> subprocess.Com
 
 
 def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
+    # 201 levels: the storages' programme takes range maxima (assume.strategies.storage_values)
     run = run_benchmark(
         "scaling",
         *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
-        *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "21"),
+        *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "201"),
         *("--workdir", str(tmp_path), "--no-ceiling"),
     )
     assert run.returncode == 0, run.stderr
@@ -49,7 +50,7 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
         assert 0 < loop < wall and float(loop_speed_up.strip().removesuffix("x")) > 0
         assert float(cpu.strip().removesuffix(" s")) > 0 and float(cores) > 0
     config = (tmp_path / "inputs" / "scaling" / "config.yaml").read_text()
-    assert "optimized_foresight: 48h" in config and "soc_steps: 21" in config
+    assert "optimized_foresight: 48h" in config and "soc_steps: 201" in config
     orders = tmp_path / "results" / "workers_2_1" / "scaling_base" / "market_orders.csv"
     assert len(orders.read_text().splitlines()) > 1
 
