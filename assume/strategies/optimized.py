@@ -25,14 +25,13 @@ from assume.lookahead import Job, ahead, complete
 from assume.markets.orderbook import Orderbook
 from assume.strategies.base import BiddingStrategy
 from assume.strategies.storage_values import (
-    BATCH_OVERHEAD,
     POWER_TOLERANCE,
     STORAGE_PARAMETERS,
-    TABLE_OVERHEAD,
-    TABLE_VALUE,
     storage_reward,
     storage_terms,
     storage_value_steps,
+    table_cost,
+    tried_cost,
 )
 from assume.timeutil import parse_duration
 
@@ -289,9 +288,8 @@ class StorageEnergyOptimizedStrategy(OptimizedStrategy):
         except (ConfigurationError, TypeError, ValueError, ZeroDivisionError, KeyError):
             return super().work(units, market, step, params)
         widest = max(reaches, default=0.0)
-        tried = soc_steps * (widest + 1) * len(units) + BATCH_OVERHEAD
-        depth = np.log2(max(widest / 2, 1)) + 1
-        table = TABLE_VALUE * len(units) * 4 * soc_steps * depth + TABLE_OVERHEAD
+        tried = tried_cost(len(units), widest + 1, soc_steps)
+        table = table_cost(len(units), np.log2(max(widest / 2, 1)) + 1, soc_steps)
         moves = -(-foresight // step) * min(tried, table)
         return MOVE_WORK * moves + super().work(units, market, step, params)
 

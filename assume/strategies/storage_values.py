@@ -157,6 +157,18 @@ def move_ranges(terms: dict, level_energy: np.ndarray, tolerance: float, top: in
     return ranges
 
 
+def tried_cost(units: int, moves: int, soc_steps: int) -> float:
+    """What a step of trying every move costs a batch of ``units`` that can make ``moves``
+    moves (idle included), in candidate values (see BATCH_OVERHEAD)."""
+    return moves * units * soc_steps + BATCH_OVERHEAD
+
+
+def table_cost(units: int, depth: float, soc_steps: int) -> float:
+    """What a step of the range maxima costs ``units`` whose table has ``depth`` levels, in
+    candidate values: two sides' rows of 2K columns, and the calls (see TABLE_VALUE)."""
+    return TABLE_VALUE * units * 4 * soc_steps * depth + TABLE_OVERHEAD
+
+
 def storage_values(
     price: np.ndarray, availability: np.ndarray, hours: float, units: dict, soc_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -195,11 +207,11 @@ def storage_value_steps(
     yield
     values = np.zeros((length + 1, n, soc_steps))
     tried = sum(
-        (reach_in[rows].max() + reach_out[rows].max() + 1) * len(rows) * soc_steps + BATCH_OVERHEAD
+        tried_cost(len(rows), reach_in[rows].max() + reach_out[rows].max() + 1, soc_steps)
         for rows in batches
     )
     depth = int(np.log2(max(1, reach_in.max(), reach_out.max()))) + 1
-    if tried <= TABLE_VALUE * n * 4 * soc_steps * depth + TABLE_OVERHEAD:
+    if tried <= table_cost(n, depth, soc_steps):
         yield from _try_every_move(values, batches, terms, level_energy, hours, reach_in, reach_out)
     else:
         yield from _range_maxima(values, terms, level_energy, tolerance)
