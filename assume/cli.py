@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
@@ -165,7 +166,7 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-def run(args: argparse.Namespace, own_process: bool = False) -> dict:
+def run(args: argparse.Namespace, own_process: bool = False, echo: bool = False) -> dict:
     """Load the scenario named by ``args``, run it and return the run summary.
 
     ``own_process``: the process ends with this run (the command, a worker of ``-p``). Then
@@ -175,38 +176,43 @@ def run(args: argparse.Namespace, own_process: bool = False) -> dict:
     writer, ``-p``'s workers) do not copy the memory pages a collection would touch: 0.03 to
     0.1 s of a command here (benchmarks/RESULTS.md, session 10). It is not done for a caller
     that goes on (tests, a script running several scenarios): frozen garbage is never
-    collected."""
+    collected.
+
+    ``echo``: this process loads the same files as the process that started it, which has
+    logged what they hold (a worker of ``-p``): the warnings and notes of loading and building
+    are not logged again (errors are)."""
     from assume.scenario.build import add_private_units, build_world
     from assume.scenario.loader import load_config_file, load_scenario
     from assume.world import World
 
-    if args.scenario:
-        spec = load_scenario(args.input_path, args.scenario, args.case_study)
-    else:
-        config = Path(args.config or DEFAULT_CONFIG)
-        if not config.is_file():
-            raise AssumeError(
-                f"no scenario given and no {config} here: name a scenario with "
-                "-s SCENARIO -i INPUT_PATH, or a config file with --config FILE"
-            )
-        spec = load_config_file(config, args.case_study)
-    csv_path = args.csv_path
-    if csv_path is None and args.db_uri is None:
-        csv_path = "outputs"
-    role = "manager" if args.parallel else args.role
-    distributed = None
-    if role is not None:
-        from assume.distributed.settings import settings_from
+    with logs.below(logging.ERROR) if echo else contextlib.nullcontext():
+        if args.scenario:
+            spec = load_scenario(args.input_path, args.scenario, args.case_study)
+        else:
+            config = Path(args.config or DEFAULT_CONFIG)
+            if not config.is_file():
+                raise AssumeError(
+                    f"no scenario given and no {config} here: name a scenario with "
+                    "-s SCENARIO -i INPUT_PATH, or a config file with --config FILE"
+                )
+            spec = load_config_file(config, args.case_study)
+        csv_path = args.csv_path
+        if csv_path is None and args.db_uri is None:
+            csv_path = "outputs"
+        role = "manager" if args.parallel else args.role
+        distributed = None
+        if role is not None:
+            from assume.distributed.settings import settings_from
 
-        distributed = settings_from(args, role, spec, os.environ)
-    world = World(
-        export_csv_path=csv_path,
-        database_uri=args.db_uri,
-        log_level=args.loglevel,
-        distributed_role=None if role is None else role == "manager",
-        distributed=distributed,
-    )
-    build_world(spec, world, progress=args.progress if role != "worker" else False)
+            distributed = settings_from(args, role, spec, os.environ)
+        world = World(
+            export_csv_path=csv_path,
+            database_uri=args.db_uri,
+            log_level=args.loglevel,
+            distributed_role=None if role is None else role == "manager",
+            distributed=distributed,
+        )
+        build_world(spec, world, progress=args.progress if role != "worker" else False)
     if args.private:
         if role != "worker":
             raise AssumeError("--private units belong to a worker: use it with --role worker")
@@ -248,13 +254,14 @@ def run(args: argparse.Namespace, own_process: bool = False) -> dict:
     return summary
 
 
-def main(argv: list[str] | None = None, own_process: bool = False) -> int:
+def main(argv: list[str] | None = None, own_process: bool = False, echo: bool = False) -> int:
     """Run the command line ``argv`` (default: this process's arguments); the exit code.
-    ``own_process``: the process ends with the command (see :func:`run`)."""
+    ``own_process``: the process ends with the command; ``echo``: it loads what its parent
+    has loaded and reported (see :func:`run`)."""
     args = parser().parse_args(argv)
     logs.configure(args.loglevel, args.log_file)
     try:
-        run(args, own_process)
+        run(args, own_process, echo)
     except AssumeError as error:
         logs.stop_sharing()
         # one paragraph, whatever line breaks the message carries (e.g. a YAML parser's)

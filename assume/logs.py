@@ -8,9 +8,11 @@ the log file but this one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+from collections.abc import Iterator
 
 import multiprocessing_logging
 
@@ -107,3 +109,27 @@ def stop_sharing() -> None:
             # the handler's own close would also close the stream or file below it
             handler._is_closed = True
             handler.stop()
+
+
+@contextlib.contextmanager
+def below(level: int) -> Iterator[None]:
+    """Within the block, this process's handlers drop records under ``level`` (whatever logger
+    logs them)."""
+    only = _AtLeast(level)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(only)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(only)
+
+
+class _AtLeast(logging.Filter):
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level

@@ -29,7 +29,8 @@ def _worker_main(argv: list[str], environ: dict[str, str], index: int) -> None:
     name_process(f"assume-worker{index}")
 
     os.environ.update(environ)
-    raise SystemExit(main(argv, own_process=True))  # the process ends with the run
+    # it loads the manager's files, whose warnings the manager has given
+    raise SystemExit(main(argv, own_process=True, echo=True))  # the process ends with the run
 
 
 class WorkerProcesses:
