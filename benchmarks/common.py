@@ -68,6 +68,38 @@ def timed_with_log(args: Sequence[str], cwd: Path | None = None) -> tuple[float,
     return run_logged([*assume_command(args), "-l", "INFO"], cwd)  # the last -l counts
 
 
+def timed_together(runs: Sequence[Sequence[str]]) -> tuple[float, list[str]]:
+    """The ``assume`` commands of ``runs`` started at once, at log level INFO: the wall
+    seconds until the last has ended, and each run's log; stops the benchmark if one fails."""
+    compile_bytecode()
+    logs = [tempfile.TemporaryFile("w+") for _ in runs]  # no pipe to fill while others run
+    try:
+        began = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                [*assume_command(args), "-l", "INFO"], stdout=subprocess.DEVNULL, stderr=log
+            )
+            for args, log in zip(runs, logs, strict=True)
+        ]
+        for process in processes:
+            process.wait()
+        took = time.perf_counter() - began
+        texts = []
+        for log in logs:
+            log.seek(0)
+            texts.append(log.read())
+    finally:
+        for log in logs:
+            log.close()
+    for args, process, text in zip(runs, processes, texts, strict=True):
+        if process.returncode:
+            raise SystemExit(
+                f"assume {' '.join(map(str, args))} exited with {process.returncode}:\n"
+                f"{text[-3000:]}"
+            )
+    return took, texts
+
+
 def timed(args: Sequence[str], cwd: Path | None = None) -> float:
     """Wall seconds of the ``assume`` command with ``args``, start-up included (with
     assume's bytecode compiled, see :func:`compile_bytecode`)."""

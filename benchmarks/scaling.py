@@ -2,7 +2,7 @@
 
     python benchmarks/scaling.py [--storages 64] [--days 30] [--workers 1 2 4 8] [--repeat 1]
         [--plants 16] [--operators 8] [--foresight 336h] [--soc-steps 401] [--workdir DIR]
-        [--no-ceiling]
+        [--no-ceiling] [--no-split]
 
 Generates (benchmarks/generate_scenario.py) a day-ahead market with ``--storages`` storages
 bidding storage_energy_optimized and ``--plants`` naive power plants, spread round-robin over
@@ -25,6 +25,15 @@ processes as there are cores run the storages' programme at once than one proces
 run's speed-up can pass it a little: with ``-p`` the workers compute the next opening's
 programme while the manager clears (assume.lookahead), work that one process does one after the
 other.
+
+And it measures, in every round, what the same work gains with nothing to distribute: the
+scenario split by hand into one scenario per core, each holding the operators that -p gives one
+of that many workers (and the whole demand, which every market needs), run as that many
+one-process commands at once. Each part clears its own market, so its results are not
+compared; its wall time, from the start of the first to the end of the last, is the speed-up
+-p would have if joining, messages and one manager for all cost nothing, on this machine at
+this moment: start-up included, the strategies' work, and the cores competing for caches and
+memory as they do under -p.
 
 Workers receive whole units operators, balanced by the estimated work of their strategies
 (``World.operator_work``): an operator's storages cost about foresight x levels x log2 of their
@@ -64,6 +73,7 @@ from common import (  # noqa: E402
     first_difference,
     machine,
     markdown_table,
+    timed_together,
     timed_with_log,
     workdir,
 )
@@ -100,18 +110,43 @@ def best(seconds: list[float]) -> int:
 def storages_per_worker(folder: Path, workers: int) -> list[int]:
     """How many storages each of ``workers`` worker processes runs, as -p assigns operators
     (by the estimated work of their strategies, see World.operator_work)."""
-    world = World()
-    build_world(load_scenario(str(folder.parent), folder.name, "base"), world, progress=False)
-    public = list(world.unit_operators)
-    work = {operator: world.operator_work(operator) for operator in public}
     storages: Counter[str] = Counter()
     with open(folder / "storage_units.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             storages[row["unit_operator"]] += 1
     return [
-        sum(storages[operator] for operator in group)
-        for group in assign_operators(public, workers, work)
+        sum(storages[operator] for operator in group) for group in operator_parts(folder, workers)
     ]
+
+
+def split_scenario(folder: Path, parts: list[list[str]], into: Path) -> list[Path]:
+    """Copies of scenario ``folder`` in ``into``, one per list of operators in ``parts``: the
+    units of those operators and every demand."""
+    folders = []
+    for number, operators in enumerate(parts):
+        part = into / f"part_{number}"
+        shutil.copytree(folder, part, dirs_exist_ok=True)
+        for table in part.glob("*_units.csv"):
+            if table.name == "demand_units.csv":
+                continue
+            with open(table, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            fields = list(rows[0]) if rows else []
+            with open(table, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fields, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(row for row in rows if row["unit_operator"] in operators)
+        folders.append(part)
+    return folders
+
+
+def operator_parts(folder: Path, workers: int) -> list[list[str]]:
+    """The units operators of each of ``workers`` workers, as -p assigns them."""
+    world = World()
+    build_world(load_scenario(str(folder.parent), folder.name, "base"), world, progress=False)
+    public = list(world.unit_operators)
+    work = {operator: world.operator_work(operator) for operator in public}
+    return [list(group) for group in assign_operators(public, workers, work)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip measuring the machine's ceiling (benchmarks/ceiling.py, about 20 s)",
     )
+    parser.add_argument(
+        "--no-split",
+        action="store_true",
+        help="skip the scenario split by hand into one one-process run per core, run at once",
+    )
     args = parser.parse_args(argv)
+    cores = os.cpu_count() or 1
+    split = f"split by hand: {cores} one-process runs at once"
 
     # mode -> (results folder name, extra arguments)
     modes = {"one process": ("one_process", [])}
@@ -178,9 +220,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         # a kept --workdir may hold an earlier invocation's tables: none may stand in for a run
         shutil.rmtree(folder / "results", ignore_errors=True)
-        walls: dict[str, list[float]] = {mode: [] for mode in modes}
-        cpus: dict[str, list[float]] = {mode: [] for mode in modes}
-        loops: dict[str, list[float]] = {mode: [] for mode in modes}
+        shutil.rmtree(folder / "parts", ignore_errors=True)
+        parts = [] if args.no_split else operator_parts(scenario, cores)
+        if any(not part for part in parts):
+            print(f"no split by hand: fewer operators than the {cores} cores")
+            parts = []
+        if parts:
+            parts = split_scenario(scenario, parts, folder / "parts")
+        timed_modes = [*modes, split] if parts else list(modes)
+        walls: dict[str, list[float]] = {mode: [] for mode in timed_modes}
+        cpus: dict[str, list[float]] = {mode: [] for mode in timed_modes}
+        loops: dict[str, list[float]] = {mode: [] for mode in timed_modes}
         verdict: dict[str, str] = {}
         reference = folder / "results" / "one_process_1" / "scaling_base"
         for round_ in range(1, args.repeat + 1):
@@ -197,6 +247,17 @@ def main(argv: list[str] | None = None) -> int:
                 difference = first_difference(reference, out / "scaling_base")
                 if difference and mode not in verdict:
                     verdict[mode] = difference
+            if parts:
+                runs = [
+                    ["-s", part.name, "-i", str(part.parent)]
+                    + ["-csv", str(folder / "results" / f"split_{round_}")]
+                    for part in parts
+                ]
+                began = children_cpu()
+                wall, logs = timed_together(runs)
+                walls[split].append(wall)
+                cpus[split].append(children_cpu() - began)
+                loops[split].append(max(map(clock_loop, logs)))
         single = walls["one process"]
         single_loop = loops["one process"][best(single)]
         rows = [
@@ -211,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{single_loop / loops[mode][best(seconds)]:.2f}x",
                 f"{cpus[mode][best(seconds)]:.2f} s",
                 f"{cpus[mode][best(seconds)] / min(seconds):.2f}",
-                "reference" if mode == "one process" else verdict.get(mode, "identical"),
+                "reference"
+                if mode == "one process"
+                else "own markets, not compared"
+                if mode == split
+                else verdict.get(mode, "identical"),
             ]
             for mode, seconds in walls.items()
         ]
@@ -228,7 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(markdown_table(header, rows))
         if not args.no_ceiling:
-            cores = os.cpu_count() or 1
             foresight = round(parse_duration(args.foresight, "--foresight") / 3600)
             ratio, _ = ceiling(cores, foresight=foresight, levels=args.soc_steps)
             plain, _ = ceiling(cores, kind="python")
