@@ -2,7 +2,7 @@
 
     python benchmarks/scaling.py [--storages 64] [--days 30] [--workers 1 2 4 8] [--repeat 1]
         [--plants 16] [--operators 8] [--foresight 336h] [--soc-steps 401] [--workdir DIR]
-        [--no-ceiling] [--no-split]
+        [--no-ceiling] [--split N]
 
 Generates (benchmarks/generate_scenario.py) a day-ahead market with ``--storages`` storages
 bidding storage_energy_optimized and ``--plants`` naive power plants, spread round-robin over
@@ -27,13 +27,13 @@ programme while the manager clears (assume.lookahead), work that one process doe
 other.
 
 And it measures, in every round, what the same work gains with nothing to distribute: the
-scenario split by hand into one scenario per core, each holding the operators that -p gives one
-of that many workers (and the whole demand, which every market needs), run as that many
-one-process commands at once. Each part clears its own market, so its results are not
-compared; its wall time, from the start of the first to the end of the last, is the speed-up
--p would have if joining, messages and one manager for all cost nothing, on this machine at
-this moment: start-up included, the strategies' work, and the cores competing for caches and
-memory as they do under -p.
+scenario split by hand into ``--split`` scenarios (default: one per core), each holding the
+operators that -p gives one of that many workers (and the whole demand, which every market
+needs), run as that many one-process commands at once. Each part clears its own market, so
+its results are not compared; its wall time, from the start of the first to the end of the
+last, is the speed-up -p would have if joining, messages and one manager for all cost nothing,
+on this machine at this moment: start-up included, the strategies' work, and the cores
+competing for caches and memory as they do under -p.
 
 Workers receive whole units operators, balanced by the estimated work of their strategies
 (``World.operator_work``): an operator's storages cost about foresight x levels x log2 of their
@@ -178,13 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         help="skip measuring the machine's ceiling (benchmarks/ceiling.py, about 20 s)",
     )
     parser.add_argument(
-        "--no-split",
-        action="store_true",
-        help="skip the scenario split by hand into one one-process run per core, run at once",
+        "--split",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="also run the scenario split by hand into N one-process runs at once, one per "
+        "worker's operators (default: the machine's cores; 0: not)",
     )
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
-    split = f"split by hand: {cores} one-process runs at once"
+    split = f"split by hand: {args.split} one-process runs at once"
 
     # mode -> (results folder name, extra arguments)
     modes = {"one process": ("one_process", [])}
@@ -221,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         # a kept --workdir may hold an earlier invocation's tables: none may stand in for a run
         shutil.rmtree(folder / "results", ignore_errors=True)
         shutil.rmtree(folder / "parts", ignore_errors=True)
-        parts = [] if args.no_split else operator_parts(scenario, cores)
+        parts = operator_parts(scenario, args.split) if args.split > 1 else []
         if any(not part for part in parts):
-            print(f"no split by hand: fewer operators than the {cores} cores")
+            print(f"no split by hand: fewer operators than the {args.split} parts")
             parts = []
         if parts:
             parts = split_scenario(scenario, parts, folder / "parts")

@@ -35,10 +35,25 @@ def test_scaling_gives_identical_results_for_every_worker_count(tmp_path):
         "scaling",
         *("--storages", "4", "--plants", "2", "--operators", "2", "--days", "3"),
         *("--workers", "1", "2", "--foresight", "48h", "--soc-steps", "201"),
-        *("--workdir", str(tmp_path), "--no-ceiling"),
+        *("--workdir", str(tmp_path), "--no-ceiling", "--split", "2"),
     )
     assert run.returncode == 0, run.stderr
     assert "storages per worker: 1: 4; 2: 2+2" in run.stdout
+    # split by hand as -p splits: each part holds one worker's operators' units, and the demand
+    held = []
+    for number in (0, 1):
+        part = tmp_path / "parts" / f"part_{number}"
+        storages = (part / "storage_units.csv").read_text().splitlines()[1:]
+        plants = (part / "powerplant_units.csv").read_text().splitlines()[1:]
+        assert (len(storages), len(plants)) == (2, 1)  # one operator's units
+        held.append({line.rsplit(",", 1)[1] for line in storages + plants})
+        assert (part / "demand_units.csv").read_text() == (
+            tmp_path / "inputs" / "scaling" / "demand_units.csv"
+        ).read_text()
+    assert sorted(held, key=min) == [{"Operator 1"}, {"Operator 2"}]
+    (split,) = [line for line in run.stdout.splitlines() if line.startswith("| split by hand")]
+    assert split.endswith("| own markets, not compared |")
+    assert float(split.split("|")[2].strip().removesuffix(" s")) > 0
     rows = [line for line in run.stdout.splitlines() if line.startswith("| -p --workers")]
     assert len(rows) == 2
     # best, median of rounds, clock loop and its speed-up, CPU, cores
