@@ -53,6 +53,9 @@ class ManagerClock(DistributedClockManager):
         # workers known to be gone (their process ended), or that stopped answering
         self.gone: dict[int, object] = {}
         self.silent: set[int] = set()  # ... of those, the ones that stopped answering
+        # whether a worker whose connection closes is gone (not where something else watches
+        # the workers, as -p watches its processes, which also tells how one ended)
+        self.watch_connections = True
         self.all_joined = asyncio.get_event_loop().create_future()
         # fails when a peer is known to be gone, which ends any wait for workers at once
         self.lost = asyncio.get_event_loop().create_future()
@@ -95,6 +98,8 @@ class ManagerClock(DistributedClockManager):
             return
         if connection is not None:
             connection.joined = True  # what comes on this connection from now on is let in
+            if self.watch_connections:
+                connection.on_lost = lambda: self._connection_lost(hello.worker, address)
         if hello.worker not in self.members:
             logger.info("worker %d joined from %s", hello.worker, address)
         self.members[hello.worker] = address
@@ -130,6 +135,19 @@ class ManagerClock(DistributedClockManager):
             self.lost.set_exception(PeerError(reason))
         elif not self.lost.cancelled():  # (cancelled: the run is over, workers may end)
             logger.error("%s", reason)  # the run stops for an earlier reason: say this too
+
+    def _connection_lost(self, worker: int, address) -> None:
+        """The connection ``worker`` joined on has closed: during the run, the worker is gone
+        (the system closes a process's connections when it ends, however it ends)."""
+        if self.members.get(worker) != address or self.lost.done():
+            return  # it has left or been replaced, or the run is over or stopping anyway
+        where = address.protocol_addr
+        where = f"{where[0]}:{where[1]}" if isinstance(where, tuple | list) else where
+        self.peer_gone(
+            f"worker {worker} (at {where}) closed its connection to the manager during the "
+            "run: its process ended (its log says why) or its host went away",
+            worker,
+        )
 
     def _leave(self, worker: int) -> None:
         """Count ``worker`` out of the run, and what is still kept for it out of the next
@@ -333,6 +351,9 @@ class WorkerClock(DistributedClockAgent):
                 return
             if not self.welcomed.done():
                 self.welcomed.set_result(True)
+                connection = meta.get("connection")
+                if connection is not None:  # (TCP) everything from the manager comes on it
+                    connection.on_lost = self._connection_lost
                 if self.on_welcome is not None:
                     self.on_welcome()
         elif isinstance(content, Refused):
@@ -356,12 +377,24 @@ class WorkerClock(DistributedClockAgent):
 
     def fail(self, error: Exception) -> None:
         """End the wait for the Welcome, or for the end of the run, with ``error``: this
-        process cannot go on (its MQTT client id is taken)."""
+        process cannot go on (its MQTT client id is taken, its manager is gone)."""
         if not self.welcomed.done():
             self.welcomed.set_exception(error)
         elif self.welcomed.exception() is None and not self.stopped.done():
             # (refused: the join has failed already, and nothing waits for the stop)
             self.stopped.set_exception(error)
+
+    def _connection_lost(self) -> None:
+        """The manager's connection has closed: unless it has stopped the run (its ClockStop
+        comes before the close on that connection), it is gone."""
+        where = self.manager.protocol_addr
+        where = f"{where[0]}:{where[1]}" if isinstance(where, tuple | list) else where
+        self.fail(
+            PeerError(
+                f"worker {self.worker}: the manager at {where} closed its connection during "
+                "the run: its process ended (its log says why) or its host went away"
+            )
+        )
 
     async def join(self, timeout: float, retry: float = 0.5) -> None:
         """Announce this worker until the manager answers, at most ``timeout`` seconds."""

@@ -50,7 +50,9 @@ class ManagerRunner(LocalRunner):
         self.manager_clock.start_heartbeat(self.settings.peer_timeout / 3)
         before_join = getattr(self.world, "before_join", None)
         if before_join is not None:
-            # -p: start the worker processes, which report one that ends with an error
+            # -p: start the worker processes, which report one that ends with an error (and
+            # how), so their connections need no watching
+            self.manager_clock.watch_connections = False
             before_join(self.container.addr, self.manager_clock.peer_gone)
         logger.info(
             "manager at %s: waiting up to %g s for %d worker(s)",

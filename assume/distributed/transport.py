@@ -56,6 +56,8 @@ class GuardedProtocol(ContainerProtocol):
     its messages."""
 
     joined = False
+    # called once the connection has closed (the manager's clock watches each worker's)
+    on_lost = None
 
     def data_received(self, data: bytes) -> None:
         self._buffer.extend(data)
@@ -111,6 +113,9 @@ class GuardedProtocol(ContainerProtocol):
                 len(self._buffer),
             )
         super().connection_lost(exc)
+        if self.on_lost is not None:
+            on_lost, self.on_lost = self.on_lost, None
+            on_lost()
 
 
 class GuardedTCPContainer(TCPContainer):

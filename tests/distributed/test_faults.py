@@ -83,13 +83,15 @@ def distributed(long_run, port, out, *extra):
 
 
 def test_a_killed_worker_stops_the_run_and_keeps_the_results(long_run, port, tmp_path):
-    manager, workers = distributed(long_run, port, tmp_path)
+    # its connection closes with its process: the manager does not wait out the peer timeout
+    manager, workers = distributed(long_run, port, tmp_path, "--peer-timeout", "60")
     meta = tmp_path / "long_base" / "market_meta.csv"
     wait_for(meta, manager)
     workers[1].send_signal(signal.SIGKILL)
     code, errors, took = finish(manager, within=60)
     assert code == 1
-    assert "worker(s) 1 did not answer" in errors and "simulation time 2019-" in errors
+    assert "worker 1 (at 127.0.0.1:" in errors and "closed its connection" in errors
+    assert "simulation time 2019-" in errors
     assert took < 30
     assert rows(meta) >= 48  # at least the first two days, flushed before the kill
     stopped = re.search(r"stopped early at (\S+ \d\d:\d\d:\d\d)", errors).group(1)
@@ -100,15 +102,35 @@ def test_a_killed_worker_stops_the_run_and_keeps_the_results(long_run, port, tmp
     assert last_dispatch(long_run, tmp_path, survivors) == dict.fromkeys(survivors, stopped)
 
 
-def test_a_killed_manager_ends_every_worker(long_run, port, tmp_path):
+def test_a_worker_that_stops_answering_is_given_up_after_the_peer_timeout(long_run, port, tmp_path):
+    # stopped, not ended: its connection stays open, so only the silence tells
     manager, workers = distributed(long_run, port, tmp_path)
+    meta = tmp_path / "long_base" / "market_meta.csv"
+    wait_for(meta, manager)
+    workers[1].send_signal(signal.SIGSTOP)
+    try:
+        code, errors, _ = finish(manager, within=60)
+    finally:
+        workers[1].kill()
+        workers[1].communicate()
+    assert code == 1
+    assert "worker(s) 1 did not answer the clock within 3 s" in errors
+    assert "closed its connection" not in errors
+    assert rows(meta) >= 48
+    code, errors, _ = finish(workers[0], within=30)
+    assert code != 0 and "the manager stopped the run" in errors
+
+
+def test_a_killed_manager_ends_every_worker(long_run, port, tmp_path):
+    # its connections close with its process: the workers do not wait out the peer timeout
+    manager, workers = distributed(long_run, port, tmp_path, "--peer-timeout", "60")
     wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
     manager.send_signal(signal.SIGKILL)
     manager.communicate()
     for worker in workers:
         code, errors, took = finish(worker, within=30)
         assert code != 0
-        assert "has not been heard for 3 s" in errors
+        assert f"the manager at 127.0.0.1:{port} closed its connection during the run" in errors
         assert took < 20
 
 
