@@ -115,21 +115,15 @@ def stop_sharing() -> None:
 def below(level: int) -> Iterator[None]:
     """Within the block, this process's handlers drop records under ``level`` (whatever logger
     logs them)."""
-    only = _AtLeast(level)
+
+    def at_least(record: logging.LogRecord) -> bool:
+        return record.levelno >= level
+
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
-        handler.addFilter(only)
+        handler.addFilter(at_least)
     try:
         yield
     finally:
         for handler in handlers:
-            handler.removeFilter(only)
-
-
-class _AtLeast(logging.Filter):
-    def __init__(self, level: int):
-        super().__init__()
-        self.level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level
+            handler.removeFilter(at_least)

@@ -41,11 +41,13 @@ def run_logged(command: Sequence[str], cwd: Path | None = None) -> tuple[float, 
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     took = time.perf_counter() - began
     if result.returncode:
-        raise SystemExit(
-            f"{' '.join(map(str, command))} exited with {result.returncode}:\n"
-            f"{result.stderr[-3000:]}"
-        )
+        _failed(command, result.returncode, result.stderr)
     return took, result.stderr
+
+
+def _failed(command: Sequence[str], code: int, log: str) -> None:
+    """Stop the benchmark: ``command`` exited with ``code``; the end of its ``log``."""
+    raise SystemExit(f"{' '.join(map(str, command))} exited with {code}:\n{log[-3000:]}")
 
 
 def run_timed(command: Sequence[str], cwd: Path | None = None) -> float:
@@ -73,14 +75,12 @@ def timed_together(runs: Sequence[Sequence[str]]) -> tuple[float, list[str]]:
     seconds until the last has ended, and each run's log; stops the benchmark if one fails."""
     compile_bytecode()
     logs = [tempfile.TemporaryFile("w+") for _ in runs]  # no pipe to fill while others run
+    processes: list[subprocess.Popen] = []
     try:
         began = time.perf_counter()
-        processes = [
-            subprocess.Popen(
-                [*assume_command(args), "-l", "INFO"], stdout=subprocess.DEVNULL, stderr=log
-            )
-            for args, log in zip(runs, logs, strict=True)
-        ]
+        for args, log in zip(runs, logs, strict=True):
+            command = [*assume_command(args), "-l", "INFO"]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log))
         for process in processes:
             process.wait()
         took = time.perf_counter() - began
@@ -89,14 +89,15 @@ def timed_together(runs: Sequence[Sequence[str]]) -> tuple[float, list[str]]:
             log.seek(0)
             texts.append(log.read())
     finally:
+        for process in processes:  # interrupted (Ctrl-C): none is left running
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         for log in logs:
             log.close()
     for args, process, text in zip(runs, processes, texts, strict=True):
         if process.returncode:
-            raise SystemExit(
-                f"assume {' '.join(map(str, args))} exited with {process.returncode}:\n"
-                f"{text[-3000:]}"
-            )
+            _failed(assume_command(args), process.returncode, text)
     return took, texts
 
 

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.cpu_count() or 1,
         metavar="N",
         help="also run the scenario split by hand into N one-process runs at once, one per "
-        "worker's operators (default: the machine's cores; 0: not)",
+        "worker's operators (default: the machine's cores; 0 or 1: not)",
     )
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1

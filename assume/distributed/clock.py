@@ -25,6 +25,7 @@ from assume.distributed.protocol import (
     Refused,
     Welcome,
 )
+from assume.distributed.settings import address_text
 from assume.errors import PeerError, SimulationError
 from assume.idle import until_idle
 from assume.messaging import Link
@@ -137,15 +138,15 @@ class ManagerClock(DistributedClockManager):
             logger.error("%s", reason)  # the run stops for an earlier reason: say this too
 
     def _connection_lost(self, worker: int, address) -> None:
-        """The connection ``worker`` joined on has closed: during the run, the worker is gone
-        (the system closes a process's connections when it ends, however it ends)."""
-        if self.members.get(worker) != address or self.lost.done():
-            return  # it has left or been replaced, or the run is over or stopping anyway
-        where = address.protocol_addr
-        where = f"{where[0]}:{where[1]}" if isinstance(where, tuple | list) else where
+        """The connection ``worker`` joined on has closed: until the run is over, the worker
+        is gone (the system closes a process's connections when it ends, however it ends)."""
+        if self.members.get(worker) != address or self.lost.cancelled():
+            return  # it has left or been replaced, or the run is over (see stop)
+        # (a run already stopping for another peer still stops waiting for this one)
         self.peer_gone(
-            f"worker {worker} (at {where}) closed its connection to the manager during the "
-            "run: its process ended (its log says why) or its host went away",
+            f"worker {worker} (at {address_text(address.protocol_addr)}) closed its connection "
+            "to the manager after joining: its process ended (its log says why) or its host "
+            "went away",
             worker,
         )
 
@@ -385,14 +386,14 @@ class WorkerClock(DistributedClockAgent):
             self.stopped.set_exception(error)
 
     def _connection_lost(self) -> None:
-        """The manager's connection has closed: unless it has stopped the run (its ClockStop
-        comes before the close on that connection), it is gone."""
-        where = self.manager.protocol_addr
-        where = f"{where[0]}:{where[1]}" if isinstance(where, tuple | list) else where
+        """The manager's connection has closed: unless it has stopped the run, it is gone.
+        Its ClockStop comes before the close on that connection, and this clock handles
+        messages on arrival (assume.idle.hand_to), so a stop is never taken for a loss."""
         self.fail(
             PeerError(
-                f"worker {self.worker}: the manager at {where} closed its connection during "
-                "the run: its process ended (its log says why) or its host went away"
+                f"worker {self.worker}: the manager at {address_text(self.manager.protocol_addr)} "
+                "closed its connection during the run: its process ended (its log says why) or "
+                "its host went away"
             )
         )
 
@@ -407,7 +408,7 @@ class WorkerClock(DistributedClockAgent):
             if left <= 0:
                 raise PeerError(
                     f"worker {self.worker} waited {timeout:g} s for the manager at "
-                    f"{self.manager.protocol_addr}; it did not answer"
+                    f"{address_text(self.manager.protocol_addr)}; it did not answer"
                 )
             try:
                 # poll: the manager may not be up yet; announce again until it answers
@@ -429,8 +430,9 @@ class WorkerClock(DistributedClockAgent):
             except TimeoutError:
                 if loop.time() - self.last_heard >= peer_timeout:
                     raise PeerError(
-                        f"worker {self.worker}: the manager at {self.manager.protocol_addr} "
-                        f"has not been heard for {peer_timeout:g} s; it is gone or unreachable"
+                        f"worker {self.worker}: the manager at "
+                        f"{address_text(self.manager.protocol_addr)} has not been heard for "
+                        f"{peer_timeout:g} s; it is gone or unreachable"
                     ) from None
 
     def _answer(self, round_: int) -> None:

@@ -12,7 +12,7 @@ import logging
 from mango.messages.message import AgentAddress
 
 from assume.distributed.clock import ManagerClock
-from assume.distributed.settings import CLOCK_AGENT
+from assume.distributed.settings import CLOCK_AGENT, address_text
 from assume.errors import PeerError
 from assume.messaging import Link
 from assume.runner import LocalRunner
@@ -77,7 +77,7 @@ class ManagerRunner(LocalRunner):
         """Where workers reach this manager: HOST:PORT, or its client id at the broker."""
         address = self.container.addr
         if isinstance(address, tuple | list):
-            return f"{address[0]}:{address[1]}"
+            return address_text(address)
         return f"{address} on the MQTT broker {self.container.broker}"
 
     def _check_placement(self) -> None:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 
 from assume import logs
+from assume.distributed.settings import address_text
 from assume.errors import PeerError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class WorkerProcesses:
             argv += ["--mqtt", f"{settings.broker_host}:{settings.broker_port}"]
             argv += self.broker_login_argv()
         else:
-            argv += ["--manager", f"{manager_addr[0]}:{manager_addr[1]}"]
+            argv += ["--manager", address_text(manager_addr)]
         if settings.token:
             argv += ["--token", settings.token]
         if settings.run_name:

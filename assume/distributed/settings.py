@@ -189,6 +189,14 @@ def assign_operators(
     return [sorted(group) for group in assigned]
 
 
+def address_text(protocol_addr) -> str:
+    """A container's address as people write it: HOST:PORT over TCP, the client id over
+    MQTT (the inverse of :func:`host_port`)."""
+    if isinstance(protocol_addr, tuple | list) and len(protocol_addr) == 2:
+        return f"{protocol_addr[0]}:{protocol_addr[1]}"
+    return str(protocol_addr)
+
+
 def host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
     """``HOST[:PORT]`` as (host, port); ``what`` names the setting in errors."""
     host, _, port = str(text).rpartition(":")

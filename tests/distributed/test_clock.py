@@ -115,3 +115,22 @@ def test_clock_agents_handle_messages_on_arrival_others_through_their_inbox(capl
     with caplog.at_level("ERROR"):
         hand_to(failing, "m5", {})
     assert "agent b failed on a str" in caplog.text
+
+
+def test_workers_whose_connections_close_are_gone_until_the_run_is_over(caplog):
+    async def run():
+        clock = manager(3)
+        clock._connection_lost(1, clock.members[1])
+        with pytest.raises(PeerError, match=r"worker 1 \(at 127.0.0.1:9101\) closed its conn"):
+            clock._raise_if_lost()
+        # a second one while the run stops for the first: out too (its last reports would
+        # otherwise be waited for until the peer timeout), and said
+        clock._connection_lost(0, clock.members[0])
+        assert sorted(clock.members) == [2] and sorted(clock.gone) == [0, 1]
+        assert "worker 0 (at 127.0.0.1:9100) closed its connection" in caplog.text
+        clock.forget_lost()
+        await clock.stop()  # the run is over: the last worker leaving is expected
+        clock._connection_lost(2, clock.members[2])
+        assert sorted(clock.members) == [2]
+
+    asyncio.run(run())

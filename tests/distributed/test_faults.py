@@ -134,6 +134,24 @@ def test_a_killed_manager_ends_every_worker(long_run, port, tmp_path):
         assert took < 20
 
 
+def test_a_manager_that_stops_answering_is_given_up_after_the_peer_timeout(
+    long_run, port, tmp_path
+):
+    # stopped, not ended: its connections stay open, so only its silent heartbeat tells
+    manager, workers = distributed(long_run, port, tmp_path)
+    wait_for(tmp_path / "long_base" / "market_meta.csv", manager)
+    manager.send_signal(signal.SIGSTOP)
+    try:
+        for worker in workers:
+            code, errors, _ = finish(worker, within=30)
+            assert code != 0
+            assert f"the manager at 127.0.0.1:{port} has not been heard for 3 s" in errors
+            assert "closed its connection" not in errors
+    finally:
+        manager.kill()
+        manager.communicate()
+
+
 def test_sigterm_on_the_manager_stops_workers_and_flushes(long_run, port, tmp_path):
     manager, workers = distributed(long_run, port, tmp_path)
     meta = tmp_path / "long_base" / "market_meta.csv"
@@ -168,7 +186,7 @@ def test_a_worker_without_manager_gives_up_naming_it(port):
     )
     code, errors, took = finish(worker, within=60)
     assert code == 1
-    assert f"waited 2 s for the manager at ('127.0.0.1', {port})" in errors
+    assert f"waited 2 s for the manager at 127.0.0.1:{port}; it did not answer" in errors
     assert took < 30
 
 
@@ -369,7 +387,7 @@ def test_a_manager_that_never_accepts_is_given_up_after_the_connect_timeout():
             filler.close()
     assert code == 1
     assert "no answer in 2 s" in errors
-    assert f"worker 0 waited 2 s for the manager at ('127.0.0.1', {port})" in errors
+    assert f"worker 0 waited 2 s for the manager at 127.0.0.1:{port}" in errors
 
 
 def test_a_worker_listening_on_every_interface_is_refused_with_the_reason():
